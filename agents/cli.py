@@ -5,7 +5,7 @@ import sys
 
 COMMANDS = {
     "demo": ("agents.demo", "a few ZeroSearch-v0 episodes on the offline defaults, transcripts printed"),
-    "train": ("agents.train", "train a policy LLM against ZeroSearch-v0 (PPO / GRPO / REINFORCE++)"),
+    "train": ("agents.train.loop", "train a policy LLM against ZeroSearch-v0 (PPO / GRPO / REINFORCE++)"),
 }
 
 

@@ -21,7 +21,7 @@ import torch
 from transformers import AutoModelForCausalLM, Qwen2Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a checkout without installing
-from zerosearch_gym.fastgen import DecodeEngine
+from zerosearch_gym.llm.generate import DecodeEngine
 
 COMMON = {"hidden_act": "silu", "max_position_embeddings": 32768, "rms_norm_eps": 1e-6, "rope_theta": 1e6,
               "vocab_size": 151936, "bos_token_id": 151643, "eos_token_id": 151643, "use_sliding_window": False}

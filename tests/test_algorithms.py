@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from agents.algorithms import (
+from agents.train.algorithms import (
     LossConfig,
     compute_advantages,
     gae_advantages,

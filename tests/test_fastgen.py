@@ -3,9 +3,9 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, Qwen2Config
 
-from zerosearch_gym import fastgen
-from zerosearch_gym.fastgen import DecodeEngine, Generation, batch_bucket, generate, stop_cut
-from zerosearch_gym.offline import smollm2_tokenizer
+from zerosearch_gym.llm import generate as fastgen
+from zerosearch_gym.llm.generate import DecodeEngine, Generation, batch_bucket, generate, stop_cut
+from zerosearch_gym.llm.models import smollm2_tokenizer
 
 TEXTS = ["Hello there, how are you today?", "Hi", "The capital of France is a city called", "a b c d e f g h i j k"]
 

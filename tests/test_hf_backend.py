@@ -16,7 +16,7 @@ def requests():
 
 @pytest.fixture(scope="module")
 def tiny():
-    from zerosearch_gym.offline import tiny_model
+    from zerosearch_gym.llm.models import tiny_model
 
     return tiny_model("llama")
 

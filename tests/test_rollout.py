@@ -4,8 +4,8 @@ import pytest
 import torch
 
 import zerosearch_gym
-from agents.policy import Policy, Turn
-from agents.rollout import RolloutConfig, collect_rollouts
+from agents.train.policy import Policy, Turn
+from agents.train.rollout import RolloutConfig, collect_rollouts
 from zerosearch_gym import QAExample
 from zerosearch_gym.backends.retrieval import BM25Backend
 
@@ -18,7 +18,7 @@ DOCS = [{"title": "Hamlet", "text": "Hamlet is a tragedy written by William Shak
 
 @pytest.fixture(scope="module")
 def policy():
-    from zerosearch_gym.offline import tiny_model
+    from zerosearch_gym.llm.models import tiny_model
 
     model, tokenizer = tiny_model("llama", seed=1)
     return Policy(model, tokenizer)

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 import zerosearch_gym  # noqa: F401
-from agents.checkpoint import CheckpointError, verify_checkpoint
-from agents.config import PRESETS, TrainConfig, build_parser, parse_config
-from agents.policy import Policy, Turn
-from agents.rollout import RolloutConfig, collect_rollouts
-from agents.train import questions_for_step, train, update
+from agents.train.checkpoint import CheckpointError, verify_checkpoint
+from agents.train.config import PRESETS, TrainConfig, build_parser, parse_config
+from agents.train.loop import questions_for_step, train, update
+from agents.train.policy import Policy, Turn
+from agents.train.rollout import RolloutConfig, collect_rollouts
 from zerosearch_gym import QAExample
 from zerosearch_gym.backends.retrieval import BM25Backend
 
@@ -26,7 +26,7 @@ def cached_tokenizer():
     """Load the SmolLM2 tokenizer once for this module (every tiny model and train() run reuses it)."""
     import functools
 
-    from zerosearch_gym import offline
+    from zerosearch_gym.llm import models as offline
 
     original = offline.smollm2_tokenizer
     offline.smollm2_tokenizer = functools.lru_cache(maxsize=1)(original)
@@ -35,7 +35,7 @@ def cached_tokenizer():
 
 
 def tiny_policy(value_head=False, seed=0):
-    from zerosearch_gym.offline import tiny_model
+    from zerosearch_gym.llm.models import tiny_model
 
     model, tokenizer = tiny_model("llama", seed=seed)
     return Policy(model, tokenizer, value_head=value_head)
@@ -170,7 +170,7 @@ def test_corrupt_or_mismatched_checkpoint_is_refused_before_work(tmp_path):
 
 
 def test_warm_start_sft_lowers_the_loss_on_scripted_turns():
-    from agents.warmstart import warm_start
+    from agents.train.warmstart import warm_start
 
     policy = tiny_policy()
     envs = gymnasium.make_vec("ZeroSearch-v0", num_envs=2, vectorization_mode="vector_entry_point",
@@ -183,7 +183,7 @@ def test_warm_start_sft_lowers_the_loss_on_scripted_turns():
 
 
 def test_cli_main_trains_against_the_offline_bm25_backend_and_plots(tmp_path, capsys):
-    from agents.train import main
+    from agents.train.loop import main
 
     argv = ["--preset", "tiny", "--model", "tiny:llama", "--steps", "1", "--warmstart-steps", "1",
             "--questions-per-step", "1", "--max-new-tokens", "4", "--plot", "--output-dir", str(tmp_path)]

@@ -12,7 +12,7 @@ HAS_VLLM = importlib.util.find_spec("vllm") is not None
 def test_missing_vllm_names_the_extra():
     with pytest.raises(ImportError, match=r"install zerosearch-gym\[vllm\]"):
         make_backend("vllm:sunhaonlp/Simulation_LLM_google_3B_V2")
-    from agents.vllm_engine import VLLMPolicyEngine
+    from agents.train.vllm_engine import VLLMPolicyEngine
 
     with pytest.raises(ImportError, match=r"zerosearch-gym\[vllm\]"):
         VLLMPolicyEngine("some/model", tokenizer=None)
@@ -29,7 +29,7 @@ def tiny_checkpoint(tmp_path_factory):
     import torch
     from transformers import AutoModelForCausalLM, LlamaConfig
 
-    from zerosearch_gym.offline import smollm2_tokenizer
+    from zerosearch_gym.llm.models import smollm2_tokenizer
 
     tok = smollm2_tokenizer()
     config = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
@@ -47,8 +47,8 @@ def tiny_checkpoint(tmp_path_factory):
 def test_policy_engine_greedy_and_weight_sync(tiny_checkpoint):
     import torch
 
-    from agents.vllm_engine import VLLMPolicyEngine
-    from zerosearch_gym.fastgen import generate
+    from agents.train.vllm_engine import VLLMPolicyEngine
+    from zerosearch_gym.llm.generate import generate
 
     path, model, tok = tiny_checkpoint
     engine = VLLMPolicyEngine(path, tok, dtype="float32", gpu_memory_utilization=0.2, enforce_eager=True)
@@ -81,7 +81,7 @@ def test_train_refuses_the_vllm_rollout_engine_without_vllm():
     pytest.importorskip("torch")
     if importlib.util.find_spec("vllm") is not None:
         pytest.skip("vllm is installed")
-    from agents.config import TrainConfig
+    from agents.train.config import TrainConfig
 
     with pytest.raises(ImportError, match=r"zerosearch-gym\[vllm\]"):
         TrainConfig(rollout_engine="vllm").validate()

@@ -3,7 +3,7 @@
 Spec: ``hf:<model path or hub id>[?mode=sft|prompt&max_new_tokens=N&device=cpu|cuda]``. With no model it uses
 the offline SmolLM2-135M-Instruct (an untuned instruct model, so ``mode=prompt`` by default); any other model
 defaults to ``mode=sft``, the template the published simulators (``sunhaonlp/Simulation_LLM_google_3B_V2``,
-7B, 14B) were tuned on. On CUDA, generation runs on :mod:`zerosearch_gym.fastgen`'s compiled decode engine.
+7B, 14B) were tuned on. On CUDA, generation runs on :mod:`zerosearch_gym.llm`'s compiled decode engine.
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ class HFSimulatorBackend:
         return self.tokenizer(messages[-1]["content"])["input_ids"]
 
     def search(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
-        from ..fastgen import generate
+        from ..llm.generate import generate
 
         if not requests:
             return []
@@ -84,7 +84,7 @@ def _load(model: str | None, device: str | None):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if model is None:
-        from ..offline import smollm2_path
+        from ..llm.models import smollm2_path
 
         model = str(smollm2_path())
     looks_local = model.startswith((".", "/", "~")) or model.count("/") > 1  # hub ids are "name" or "org/name"

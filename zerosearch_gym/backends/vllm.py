@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from urllib.parse import parse_qsl
 
+from ..llm.models import import_vllm
 from .base import BackendError, Documents, SearchRequest, SearchResult, register_backend
 from .simulator_prompts import (
     MODES,
@@ -18,16 +19,6 @@ from .simulator_prompts import (
     parse_documents,
     simulator_messages,
 )
-
-
-def import_vllm():
-    """``import vllm`` with an error that names the fix."""
-    try:
-        import vllm
-    except ImportError as exc:
-        raise ImportError(f"the vllm backend needs vLLM (a CUDA machine): install zerosearch-gym[vllm] ({exc})") \
-            from exc
-    return vllm
 
 
 class VLLMSimulatorBackend:

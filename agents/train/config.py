@@ -84,7 +84,7 @@ class TrainConfig:
         if self.rollout_engine not in ("fastgen", "vllm"):
             raise ValueError(f"expected --rollout-engine fastgen or vllm, got {self.rollout_engine!r}")
         if self.rollout_engine == "vllm":
-            from zerosearch_gym.backends.vllm import import_vllm
+            from zerosearch_gym.llm.models import import_vllm
 
             import_vllm()  # a clear "install zerosearch-gym[vllm]" before any work
         return self

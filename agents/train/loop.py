@@ -41,7 +41,7 @@ def build_policy(cfg: TrainConfig, device: torch.device) -> Policy:
     """``tiny:llama`` / ``tiny:qwen2``: a random 2-layer test model; else a checkpoint ("" = SmolLM2)."""
     value_head = cfg.algo == "ppo"
     if cfg.model.startswith("tiny:"):
-        from zerosearch_gym.offline import tiny_model
+        from zerosearch_gym.llm.models import tiny_model
 
         model, tokenizer = tiny_model(cfg.model.split(":", 1)[1], seed=cfg.seed)
         return Policy(model.to(device), tokenizer, value_head=value_head)

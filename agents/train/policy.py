@@ -32,7 +32,7 @@ class Turn:
 def resolve_model_path(model: str) -> str:
     """``""`` -> the offline SmolLM2 checkpoint; a local folder must exist; anything else is a hub id."""
     if not model:
-        from zerosearch_gym.offline import smollm2_path
+        from zerosearch_gym.llm.models import smollm2_path
 
         return str(smollm2_path())
     path = os.path.expanduser(model)
@@ -50,7 +50,7 @@ class Policy(torch.nn.Module):
         super().__init__()
         self.model = model
         self.tokenizer = tokenizer
-        self.engine = None  # e.g. agents.vllm_engine.VLLMPolicyEngine; None = zerosearch_gym.fastgen
+        self.engine = None  # e.g. agents.train.vllm_engine.VLLMPolicyEngine; None = zerosearch_gym.llm
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         hidden = model.config.hidden_size
@@ -99,11 +99,11 @@ class Policy(torch.nn.Module):
                        stop_strings: tuple[str, ...] = STOP_STRINGS) -> list[Turn]:
         """Sample one turn per context (a list of token ids); stops at a stop string, EOS or the limit.
 
-        Uses ``self.engine`` when set (vLLM), else ``zerosearch_gym.fastgen`` (a CUDA-graph decoder on GPU,
+        Uses ``self.engine`` when set (vLLM), else ``zerosearch_gym.llm`` (a CUDA-graph decoder on GPU,
         transformers ``generate`` on CPU)."""
         if not contexts:
             return []
-        from zerosearch_gym.fastgen import generate
+        from zerosearch_gym.llm.generate import generate
 
         kwargs = dict(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
                       stop_strings=stop_strings, seed=seed)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..scripted import ScriptedPolicy
 from .policy import Turn
 from .rollout import RolloutConfig, collect_rollouts
-from .scripted import ScriptedPolicy
 
 
 def scripted_actor(policy):

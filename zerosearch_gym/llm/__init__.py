@@ -1,0 +1,22 @@
+"""Model-side helpers shared by the backends and by ``agents/``: generation, the decode engine, model loaders.
+
+Torch is imported lazily: ``import zerosearch_gym.llm`` is cheap; the first use of a name loads its module.
+
+- :mod:`.generate` — :func:`generate` (sampling, stop strings, the transformers path) and the decode engine.
+- :mod:`.models` — the offline SmolLM2-135M-Instruct, tiny random test models, ``import_vllm``.
+"""
+from __future__ import annotations
+
+import importlib
+
+_NAMES = {
+    "Generation": "generate", "generate": "generate", "stop_cut": "generate", "DecodeEngine": "generate",
+    "smollm2_path": "models", "smollm2_tokenizer": "models", "tiny_model": "models", "import_vllm": "models",
+}
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str):
+    if name not in _NAMES:
+        raise AttributeError(f"module 'zerosearch_gym.llm' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
