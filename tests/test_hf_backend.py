@@ -45,7 +45,7 @@ def test_seeded_batches_are_reproducible(tiny):
 def test_spec_errors():
     with pytest.raises(FileNotFoundError, match="does not exist"):
         make_backend("hf:/nonexistent/simulator")
-    with pytest.raises(ValueError, match="unknown hf backend options"):
+    with pytest.raises(ValueError, match="unknown option 'bogus' for the hf backend"):
         make_backend("hf:?bogus=1")
     with pytest.raises(ValueError, match="simulator mode"):
         HFSimulatorBackend(model_obj=object(), tokenizer=None, mode="fancy")
@@ -63,5 +63,5 @@ def test_smollm2_simulator_writes_documents():
 
 
 def test_options_without_a_model_need_no_colon():
-    with pytest.raises(ValueError, match="unknown hf backend options"):
+    with pytest.raises(ValueError, match="unknown option 'bogus' for the hf backend"):
         make_backend("hf?bogus=1")
