@@ -42,9 +42,13 @@ class BackendKind:
         if callable(self.entry_point):
             return self.entry_point
         module, _, attribute = self.entry_point.partition(":")
-        target: Any = importlib.import_module(module)
-        for part in attribute.split("."):
-            target = getattr(target, part)
+        try:
+            target: Any = importlib.import_module(module)
+            for part in attribute.split("."):
+                target = getattr(target, part)
+        except (ImportError, AttributeError) as exc:
+            raise ImportError(f"backend kind {self.name!r} is registered as {self.entry_point!r}, which could not "
+                              f"be loaded: {type(exc).__name__}: {exc}") from exc
         return target
 
     def usage(self) -> str:
