@@ -1,3 +1,4 @@
+import dataclasses
 import subprocess
 import sys
 
@@ -187,3 +188,43 @@ def test_make_in_a_fresh_interpreter_without_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_batched_step_protocol_matches_step(backend, examples):
+    from zerosearch_gym import PendingTurn, search_batch
+
+    turns = [SEARCH, "no tags", "<answer>Paris</answer>"]
+    plain = ZeroSearchEnv(backend=backend, dataset=examples)
+    plain.reset(seed=5, options={"example": 0})
+    expected = [plain.step(t) for t in turns]
+    env = ZeroSearchEnv(backend=backend, dataset=examples)
+    env.reset(seed=5, options={"example": 0})
+    for turn, want in zip(turns, expected):
+        pending = env.begin_step(turn)
+        assert isinstance(pending, PendingTurn) and pending.action.kind == want[4]["action"]
+        assert (pending.request is not None) == (want[4]["action"] == "search")
+        with pytest.raises(dataclasses.FrozenInstanceError):  # a batching layer cannot change it by accident
+            pending.turn = 7
+        result = search_batch(backend, [pending.request])[0] if pending.request is not None else None
+        got = env.finish_step(pending, result)
+        assert got[:4] == want[:4]
+        assert {k: v for k, v in got[4].items() if k != "backend_latency_s"} == {
+            k: v for k, v in want[4].items() if k != "backend_latency_s"}
+    assert not hasattr(env, "_step_info") and not hasattr(env, "_parsed") and not hasattr(env, "_t0")
+
+
+def test_finish_step_checks_the_pending_turn(backend, examples):
+    env = ZeroSearchEnv(backend=backend, dataset=examples)
+    env.reset(seed=0)
+    first = env.begin_step(SEARCH)
+    env.finish_step(first, ["doc"])
+    with pytest.raises(RuntimeError, match="expected the pending turn 2 .* got turn 1"):
+        env.finish_step(first, ["doc"])  # a turn handed back twice
+    stale = env.begin_step(SEARCH)
+    env.reset(seed=1)
+    with pytest.raises(RuntimeError, match="expected the pending turn 1 .* got turn 2"):
+        env.finish_step(stale, ["doc"])  # a turn from before the reset
+    pending = env.begin_step("<answer>x</answer>")
+    env.finish_step(pending)
+    with pytest.raises(RuntimeError, match="ended episode"):
+        env.finish_step(pending)

@@ -4,15 +4,17 @@
 """
 from gymnasium.envs.registration import register, registry
 
-from .backends import BackendError, SearchBackend, SearchRequest, make_backend, register_backend
+from .backends import BackendError, SearchBackend, SearchRequest, make_backend, register_backend, search_batch
 from .curriculum import NoiseSchedule
 from .data import QAExample, load_qa_dataset
 from .env import ZeroSearchEnv
+from .turn import PendingTurn
 from .vector import ZeroSearchVectorEnv
 
 __all__ = [
     "BackendError",
     "NoiseSchedule",
+    "PendingTurn",
     "QAExample",
     "SearchBackend",
     "SearchRequest",
@@ -21,6 +23,7 @@ __all__ = [
     "load_qa_dataset",
     "make_backend",
     "register_backend",
+    "search_batch",
 ]
 __version__ = "0.1.0"
 

@@ -28,6 +28,8 @@ class ZeroSearchVectorEnv(VectorEnv):
     - ``step_active(actions, active)``: for trainers whose episodes end at different turns: only envs with
       ``active[i]`` are stepped; no autoreset; inactive envs return ``""`` and reward 0.
     - Infos are Gymnasium's dict of arrays, each key with a ``_key`` mask.
+    - Each step uses the sub-envs' batched-step protocol (:mod:`zerosearch_gym.turn`): ``begin_step`` on every
+      stepped env, one ``backend.search`` for all their requests, ``finish_step`` with each env's own result.
     - ``set_curriculum_step(step, total_steps)``, ``call``, ``get_attr``, ``set_attr`` reach every sub-env.
     """
 
@@ -97,12 +99,13 @@ class ZeroSearchVectorEnv(VectorEnv):
         truncated = np.zeros(n, dtype=bool)
         pairs = []
         stepped = np.flatnonzero(active)
-        requests = {i: self.envs[i]._begin_step(actions[i]) for i in stepped}
-        batch = [(i, r) for i, r in requests.items() if r is not None]
-        results = dict(zip([i for i, _ in batch], search_batch(self.backend, [r for _, r in batch])))
-        self.backend_calls += bool(batch)
-        for i in stepped:
-            obs[i], rewards[i], terminated[i], truncated[i], info = self.envs[i]._finish_step(results.get(i))
+        pending = [self.envs[i].begin_step(actions[i]) for i in stepped]
+        requests = [p.request for p in pending if p.request is not None]
+        results = iter(search_batch(self.backend, requests))
+        self.backend_calls += bool(requests)
+        for i, p in zip(stepped, pending):
+            result = next(results) if p.request is not None else None
+            obs[i], rewards[i], terminated[i], truncated[i], info = self.envs[i].finish_step(p, result)
             pairs.append((i, info))
         for i in np.flatnonzero(autoreset):
             obs[i], info = self.envs[i].reset(options=self._autoreset_options[i])
@@ -142,7 +145,7 @@ class ZeroSearchVectorEnv(VectorEnv):
         return self.call("render") if self.render_mode == "ansi" else None
 
     def close_extras(self, **kwargs: Any) -> None:
-        close = getattr(self.backend, "close", None)
+        close = getattr(getattr(self, "backend", None), "close", None)  # None when __init__ failed
         if callable(close):
             close()
 
