@@ -122,7 +122,12 @@ class ZeroSearchEnv(gym.Env):
 
     # -- curriculum -------------------------------------------------------------------------------------------
     def set_curriculum_step(self, step: int, total_steps: int | None = None) -> None:
-        """Move the noise schedule to training ``step`` (from the next reset on); RLlib callbacks use this."""
+        """Move the noise schedule to training ``step`` from the next reset on: the one curriculum route.
+
+        Reach it through any wrapper with ``env.unwrapped.set_curriculum_step(step)``, or on a vector env with
+        ``envs.unwrapped.call("set_curriculum_step", step)`` (what an RLlib callback does). ``total_steps``, when
+        given, replaces the schedule's ``m`` (normally set once, in the constructor's :class:`NoiseSchedule`).
+        """
         self.curriculum_step = int(step)
         if total_steps is not None:
             self.schedule = dataclasses.replace(self.schedule, total_steps=int(total_steps))

@@ -21,7 +21,8 @@ class ZeroSearchVectorEnv(VectorEnv):
 
     - ``reset(seed, options)``: ``seed`` int seeds env i with ``seed + i`` (or a list of seeds).
       ``options`` takes ZeroSearchEnv's options for all envs, plus ``examples`` (a list of N QAExamples or
-      indices, one per env) and ``reset_mask`` (reset only those envs).
+      indices, one per env) and ``reset_mask`` (reset only those envs). A ``noise_probability`` option also
+      holds for the episodes that autoreset starts in those envs, until they are reset again.
     - ``step(actions)``: Gymnasium's **next-step autoreset** (``AutoresetMode.NEXT_STEP``): an env that ended
       in the previous step is reset now, its action ignored, and returns its new prompt with reward 0.
     - ``step_active(actions, active)``: for trainers whose episodes end at different turns: only envs with
@@ -49,6 +50,7 @@ class ZeroSearchVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._needs_reset = np.ones(num_envs, dtype=bool)
+        self._autoreset_options: list[dict | None] = [None] * num_envs  # per-episode options that autoreset keeps
         self.backend_calls = 0  # how many backend.search batches were sent (one per step at most)
 
     def reset(self, *, seed: "int | Sequence[int | None] | None" = None, options: dict | None = None):
@@ -65,6 +67,8 @@ class ZeroSearchVectorEnv(VectorEnv):
         for i in np.flatnonzero(mask):
             env_options = dict(options, example=examples[i]) if examples is not None else options
             obs[i], info = self.envs[i].reset(seed=seeds[i], options=env_options)
+            p = options.get("noise_probability")
+            self._autoreset_options[i] = None if p is None else {"noise_probability": p}
             pairs.append((i, info))
             self._needs_reset[i] = False
         return obs, _stack(pairs, self.num_envs)
@@ -101,7 +105,7 @@ class ZeroSearchVectorEnv(VectorEnv):
             obs[i], rewards[i], terminated[i], truncated[i], info = self.envs[i]._finish_step(results.get(i))
             pairs.append((i, info))
         for i in np.flatnonzero(autoreset):
-            obs[i], info = self.envs[i].reset()
+            obs[i], info = self.envs[i].reset(options=self._autoreset_options[i])
             pairs.append((i, info))
         self._needs_reset = (self._needs_reset & ~active & ~autoreset) | terminated | truncated
         return obs, rewards, terminated, truncated, _stack(pairs, n)

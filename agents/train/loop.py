@@ -219,10 +219,10 @@ def _loop(cfg, policy, ref, envs, examples, optimizer, device, out, start, ref_s
     for step in bar:
         t0 = time.perf_counter()
         picks = questions_for_step(len(examples), step, cfg.questions_per_step, cfg.seed)
-        envs.set_curriculum_step(step, cfg.steps)  # the curriculum reaches the envs every step
+        envs.unwrapped.call("set_curriculum_step", step)  # m = cfg.steps is in the envs' NoiseSchedule
         policy.eval()
         batch = collect_rollouts(envs, policy, [examples[i] for i in picks], cfg.rollouts_per_question, rcfg,
-                                 seed=cfg.seed * 100_003 + step, curriculum_step=step, total_steps=cfg.steps)
+                                 seed=cfg.seed * 100_003 + step)
         t1 = time.perf_counter()
         stats = update(policy, ref, batch, optimizer, cfg, device)
         if policy.engine is not None:  # vLLM generates the next rollouts with the updated weights

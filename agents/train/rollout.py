@@ -82,22 +82,20 @@ def _info(infos: dict, key: str, i: int, default=0):
 
 
 def collect_rollouts(envs, policy, examples: Sequence, group_size: int, cfg: RolloutConfig, *, seed: int = 0,
-                     curriculum_step: int = 0, total_steps: int | None = None,
                      actor: Callable[[list[int], list[list[int]], list[str]], list[Turn]] | None = None
                      ) -> RolloutBatch:
     """Play ``group_size`` episodes of each example in ``envs`` (``num_envs == len(examples) * group_size``).
 
     ``actor(active_indices, contexts, transcripts) -> turns`` replaces the policy's sampling (the scripted
     warm start uses it); by default the policy samples with ``cfg``'s temperature and top-p.
+    The noise curriculum is the envs' own state: set it before collecting with
+    ``envs.unwrapped.call("set_curriculum_step", step)``.
     """
     n = len(examples) * group_size
     if envs.num_envs != n:
         raise ValueError(f"expected a vector env with {n} envs ({len(examples)} questions x {group_size}), "
                          f"got {envs.num_envs}")
-    options = {"examples": [ex for ex in examples for _ in range(group_size)],
-               "curriculum_step": curriculum_step}
-    if total_steps is not None:
-        options["total_steps"] = total_steps
+    options = {"examples": [ex for ex in examples for _ in range(group_size)]}
     obs, infos = envs.reset(seed=seed, options=options)
     episodes = [_Episode(policy.prompt_ids(o), o) for o in obs]
     noise_p = [float(_info(infos, "noise_probability", i, 0.0)) for i in range(n)]
