@@ -32,7 +32,7 @@ class Turn:
 def resolve_model_path(model: str) -> str:
     """``""`` -> the offline SmolLM2 checkpoint; a local folder must exist; anything else is a hub id."""
     if not model:
-        from zerosearch_gym.llm.models import smollm2_path
+        from zerosearch_gym.llm import smollm2_path
 
         return str(smollm2_path())
     path = os.path.expanduser(model)
@@ -103,7 +103,7 @@ class Policy(torch.nn.Module):
         transformers ``generate`` on CPU)."""
         if not contexts:
             return []
-        from zerosearch_gym.llm.generate import generate
+        from zerosearch_gym.llm import generate
 
         kwargs = dict(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
                       stop_strings=stop_strings, seed=seed)
