@@ -228,3 +228,37 @@ def test_finish_step_checks_the_pending_turn(backend, examples):
     env.finish_step(pending)
     with pytest.raises(RuntimeError, match="ended episode"):
         env.finish_step(pending)
+
+
+def test_public_surface_is_declared_and_torch_free():
+    code = (
+        "import sys, pydoc, zerosearch_gym\n"
+        "from zerosearch_gym import *\n"
+        "missing = [n for n in zerosearch_gym.__all__ if not hasattr(zerosearch_gym, n)]\n"
+        "assert not missing, missing\n"
+        "assert 'torch' not in sys.modules, 'the public surface imported torch'\n"
+        "text = pydoc.render_doc(zerosearch_gym.ZeroSearchEnv, renderer=pydoc.plaintext)\n"
+        "assert 'backend: str | zerosearch_gym.backends.base.SearchBackend | None = None' in text, text[:3000]\n"
+        "own = text[text.index('Methods defined here'):text.index('Methods inherited')]\n"
+        "assert \"'\" + 'str' not in own, own  # no quoted annotations in help()\n"
+        "for word in ('Reset options', 'noise_probability', 'Starting state', 'make_vec', 'begin_step'):\n"
+        "    assert word in text, word\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_rules_layer_does_not_import_backends():
+    import ast
+    from pathlib import Path
+
+    import zerosearch_gym
+
+    root = Path(zerosearch_gym.__file__).parent
+    for name in ("protocol", "reward", "curriculum", "spaces"):
+        tree = ast.parse((root / f"{name}.py").read_text())
+        imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+        imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+        assert not [m for m in imported if "backends" in m or m in ("env", "vector", "turn")], (name, imported)

@@ -1,5 +1,4 @@
 """ZeroSearchEnv: one question-answering episode in which the policy may search before it answers."""
-from __future__ import annotations
 
 import dataclasses
 import time
@@ -39,6 +38,18 @@ class ZeroSearchEnv(gym.Env):
     With ``format_reward=True``, a zero-F1 answer still earns 0.2 when every turn was well formed and 0.1 otherwise
     (Search-R1's format scores). A truncated episode earns 0.
 
+    **Starting state**: ``reset`` picks a question uniformly at random with the env's generator (or
+    ``options["example"]``), sets the turn and search counts to 0 and fixes the episode's noise probability ``p``:
+    the schedule's value at the current curriculum step, or ``options["noise_probability"]``.
+
+    **Reset options** (``reset(seed, options={...})``), all optional:
+
+    - ``example``: a :class:`QAExample` or an index into the dataset, for this episode.
+    - ``noise_probability``: a fixed ``p`` in [0, 1] for this episode only (the schedule is untouched).
+    - ``curriculum_step``, ``total_steps``: the same as ``set_curriculum_step(step, total_steps)`` before the
+      reset; they stay for later episodes. Trainers normally call :meth:`set_curriculum_step` instead (the one
+      route RLlib can use, since it never passes reset options).
+
     **Episode end**: terminated on an answer; truncated when turn ``max_turns + 1`` is not an answer (the policy
     gets ``max_turns`` turns to search, then must answer). Searches are answered by the backend; with probability
     ``p`` (the curriculum's noise probability) a search call asks a simulator for noisy documents.
@@ -64,6 +75,11 @@ class ZeroSearchEnv(gym.Env):
         render_mode: ``None`` or ``"ansi"`` (``render()`` returns the transcript).
         debug: put the gold answers into info.
 
+    **Vector env**: ``gymnasium.make_vec("ZeroSearch-v0", num_envs=N, vectorization_mode="vector_entry_point",
+    ...)`` gives :class:`ZeroSearchVectorEnv`: N episodes, one backend batch per step, Gymnasium's next-step
+    autoreset and dict-of-arrays infos. A batching layer of your own can use :meth:`begin_step` and
+    :meth:`finish_step` (see :mod:`zerosearch_gym.turn`).
+
     Example::
 
         >>> import gymnasium as gym, zerosearch_gym
@@ -84,14 +100,14 @@ class ZeroSearchEnv(gym.Env):
 
     def __init__(
         self,
-        backend: "str | SearchBackend | None" = None,
-        dataset: "str | Sequence | None" = None,
+        backend: str | SearchBackend | None = None,
+        dataset: str | Sequence | None = None,
         max_turns: int = 4,
         top_k: int = 5,
-        noise: "NoiseSchedule | float | None" = None,
+        noise: NoiseSchedule | float | None = None,
         curriculum_step: int = 0,
         format_reward: bool = False,
-        cache: "bool | str" = False,
+        cache: bool | str = False,
         max_action_chars: int = 4000,
         max_obs_chars: int = 8000,
         render_mode: str | None = None,
@@ -245,7 +261,7 @@ class ZeroSearchEnv(gym.Env):
         return self._example
 
 
-def build_backend(backend: "str | SearchBackend | None", cache: "bool | str" = False) -> SearchBackend:
+def build_backend(backend: str | SearchBackend | None, cache: bool | str = False) -> SearchBackend:
     """The env's backend: a spec or object (default ``"bm25"``), behind a result cache when asked."""
     backend = make_backend("bm25" if backend is None else backend)
     if cache:
@@ -256,7 +272,7 @@ def build_backend(backend: "str | SearchBackend | None", cache: "bool | str" = F
     return backend
 
 
-def _as_schedule(noise: "NoiseSchedule | float | None") -> NoiseSchedule:
+def _as_schedule(noise: NoiseSchedule | float | None) -> NoiseSchedule:
     if noise is None:
         return NoiseSchedule()
     if isinstance(noise, NoiseSchedule):

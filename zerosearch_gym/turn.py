@@ -14,7 +14,6 @@ back to the env that issued it::
 The env keeps no hidden state between the halves: everything ``finish_step`` needs is in the
 :class:`PendingTurn`.
 """
-from __future__ import annotations
 
 from dataclasses import dataclass
 

@@ -1,5 +1,4 @@
 """ZeroSearchVectorEnv: N episodes stepped together, with every search of a step sent as one backend batch."""
-from __future__ import annotations
 
 from typing import Any, Sequence
 
@@ -36,8 +35,8 @@ class ZeroSearchVectorEnv(VectorEnv):
     # Own dict: Gymnasium 1.2.2 mutates the shared class metadata.
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": ["ansi"]}
 
-    def __init__(self, num_envs: int = 1, backend: "str | SearchBackend | None" = None,
-                 dataset: "str | Sequence | None" = None, render_mode: str | None = None, cache: "bool | str" = False,
+    def __init__(self, num_envs: int = 1, backend: str | SearchBackend | None = None,
+                 dataset: str | Sequence | None = None, render_mode: str | None = None, cache: bool | str = False,
                  **env_kwargs: Any):
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"expected num_envs to be an int >= 1, got {num_envs!r}")
@@ -55,7 +54,7 @@ class ZeroSearchVectorEnv(VectorEnv):
         self._autoreset_options: list[dict | None] = [None] * num_envs  # per-episode options that autoreset keeps
         self.backend_calls = 0  # how many backend.search batches were sent (one per step at most)
 
-    def reset(self, *, seed: "int | Sequence[int | None] | None" = None, options: dict | None = None):
+    def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict | None = None):
         options = dict(options or {})
         mask = np.asarray(options.pop("reset_mask", np.ones(self.num_envs, dtype=bool)), dtype=bool)
         examples = options.pop("examples", None)
@@ -150,7 +149,7 @@ class ZeroSearchVectorEnv(VectorEnv):
             close()
 
 
-def _seeds(seed: "int | Sequence[int | None] | None", n: int) -> list:
+def _seeds(seed: int | Sequence[int | None] | None, n: int) -> list:
     if seed is None:
         return [None] * n
     if isinstance(seed, (int, np.integer)):
