@@ -103,7 +103,7 @@ class HFSimulatorBackend:
         return results
 
     def _generate(self, prompts: list[list[int]], seed: int | None):
-        from ..llm.generate import generate
+        from ..llm import generate
 
         if not prompts:
             return []
