@@ -109,12 +109,12 @@ async def _fetch(client: httpx.AsyncClient, url: str, body: bytes, max_bytes: in
     try:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_bytes:
-            raise BodyTooLarge(f"{int(declared):,}")
+            raise BodyTooLarge(f"Content-Length {int(declared):,}")
         chunks, size = [], 0
         async for chunk in response.aiter_raw():
             size += len(chunk)
             if size > max_bytes:
-                raise BodyTooLarge(f"over {max_bytes:,}")
+                raise BodyTooLarge("streamed past the limit")
             chunks.append(chunk)
         return response, b"".join(chunks)
     finally:
@@ -155,8 +155,8 @@ async def post_json(client: httpx.AsyncClient, urls: Sequence[str], first: int, 
                 raise deadline.exceeded(url) from None
             what = f"timed out after {policy.timeout:g}s"
         except BodyTooLarge as exc:
-            raise RequestFailed(f"response body of {exc} bytes is larger than max_body_bytes="
-                                f"{policy.max_body_bytes:,}, not read further ({url})") from None
+            raise RequestFailed(f"response body larger than max_body_bytes={policy.max_body_bytes:,} ({exc}), "
+                                f"not read further ({url})") from None
         except httpx.TransportError as exc:
             what = f"connection failed ({type(exc).__name__}: {exc or 'no detail'})"
         else:
