@@ -99,7 +99,9 @@ class _Handler(BaseHTTPRequestHandler):
         record.update(path=self.path, body=data, t=time.monotonic(), headers=dict(self.headers))
         record["fault"] = fault = fake.pick_fault(text)
         with fake.lock:
-            fake.requests.append(record)
+            fake.served += 1
+            if fake.keep_records:
+                fake.requests.append(record)
         if fault == "kill":
             fake.kill()
         if fake.latency:
@@ -194,9 +196,8 @@ class FakeServer:
     def __init__(self, latency: float = 0.0, slow_s: float = 3.0, retry_after: float = 1, fail_rate: float = 0.1,
                  seed: int = 0):
         self.latency, self.slow_s, self.retry_after = latency, slow_s, retry_after
-        self.drip_s, self.huge_bytes, self.fail_rate = 0.05, 30 * 2**20, fail_rate
-        self.rng = random.Random(seed)
-        self.failed = 0  # requests failed by the "random" fault
+        self.drip_s, self.huge_bytes, self.fail_rate, self.rng = 0.05, 30 * 2**20, fail_rate, random.Random(seed)
+        self.failed, self.served, self.keep_records = 0, 0, True  # "random" failures, requests, record them?
         self.requests: list[dict] = []
         self.inflight = self.max_inflight = 0
         self.dead = False
