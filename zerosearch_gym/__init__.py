@@ -8,15 +8,19 @@ from .backends import BackendError, SearchBackend, SearchRequest, make_backend, 
 from .curriculum import NoiseSchedule
 from .data import QAExample, load_qa_dataset
 from .env import ZeroSearchEnv
+from .errors import OfflineError, UsageError, ZeroSearchError
 from .vector import ZeroSearchVectorEnv
 
 __all__ = [
     "BackendError",
     "NoiseSchedule",
+    "OfflineError",
     "QAExample",
     "SearchBackend",
     "SearchRequest",
+    "UsageError",
     "ZeroSearchEnv",
+    "ZeroSearchError",
     "ZeroSearchVectorEnv",
     "load_qa_dataset",
     "make_backend",
