@@ -20,13 +20,14 @@ The index is built once per corpus file per process (~1 s for 10,033 summaries) 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .base import SearchRequest, SearchResult, register_backend
+from .base import SearchRequest, SearchResult
 
 _INDEX_CACHE: dict[tuple, _Index] = {}
 _INDEX_LOCK = threading.Lock()
@@ -43,6 +44,10 @@ class _Index:
             raise ValueError("expected a corpus with at least one document, got none")
         self.stemmer = Stemmer.Stemmer("english")
         self.docs = [f"(Title: {d['title']}) {d['text']}" for d in documents]
+        digest = hashlib.sha256()
+        for doc in self.docs:
+            digest.update(doc.encode("utf-8", "surrogatepass") + b"\0")
+        self.fingerprint = digest.hexdigest()[:16]  # identifies the corpus (the result cache's key)
         texts = [f"{d['title']} {d['text']}" for d in documents]
         tokens = bm25s.tokenize(texts, stopwords="en", stemmer=self.stemmer, show_progress=False)
         self.retriever = bm25s.BM25()
@@ -109,6 +114,7 @@ class BM25Backend:
     """BM25 search over a JSONL corpus (default: the offline Wikipedia summaries). See the module doc."""
 
     kind = "bm25"
+    cache_fields = ("query", "top_k")  # a real engine ignores the episode's question and answers
 
     def __init__(self, corpus_path: str | Path | None = None):
         if corpus_path is None or str(corpus_path).strip() == "":
@@ -131,6 +137,15 @@ class BM25Backend:
         backend._index = _Index(rows)
         return backend
 
+    @classmethod
+    def from_spec(cls, arg: str = "") -> BM25Backend:
+        """``bm25[:corpus.jsonl]`` → a backend (the offline Wikipedia summaries without a path)."""
+        return cls(arg or None)
+
+    def cache_identity(self) -> dict:
+        """What changes this backend's documents (the result cache's key): the corpus contents."""
+        return {"kind": "bm25", "corpus": self._index.fingerprint}
+
     def __len__(self) -> int:
         return len(self._index.docs)
 
@@ -144,8 +159,3 @@ class BM25Backend:
 
     def __repr__(self) -> str:
         return f"BM25Backend({str(self.corpus_path) if self.corpus_path else '<in-memory>'!r}, {len(self)} docs)"
-
-
-@register_backend("bm25")
-def _make_bm25(arg: str) -> BM25Backend:
-    return BM25Backend(arg or None)
