@@ -36,6 +36,10 @@ SAMPLES = ("sample", "sample:in-wiki")
 MAX_QUESTION_CHARS = 2000
 
 
+class DatasetSpecError(ValueError):
+    """A ``--datasets`` entry that names nothing usable (the message says what was expected)."""
+
+
 @dataclass
 class EvalSet:
     """One evaluation set: its name, its examples, and the rows that were skipped (index, reason)."""
@@ -65,10 +69,10 @@ def load_eval_set(spec: str, limit: int | None = None, hub: str = ZEROSEARCH_HUB
     name = _set_name(spec)
     try:
         rows, source = _rows(spec, hub)
-    except (FileNotFoundError, ValueError, TypeError, ImportError) as err:
+    except (DatasetSpecError, ImportError) as err:
         raise ValueError(f"--datasets {spec!r}: {err}") from None
     except Exception as err:  # datasets raises its own errors for unknown hub ids, offline mode, ...
-        raise ValueError(f"--datasets {spec!r}: could not load {source_hint(spec, hub)} "
+        raise DatasetSpecError(f"--datasets {spec!r}: could not load {source_hint(spec, hub)} "
                          f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); expected "
                          f"sample, sample:in-wiki, one of {sorted(PAPER_SETS)}, flashrag:<name>, a "
                          ".parquet/.jsonl/.json file or a hub dataset id") from None
@@ -120,21 +124,21 @@ def _rows(spec: str, hub: str) -> tuple[list, str]:
     if paper in PAPER_SETS:
         table = _load_dataset(hub, split="test")
         if "data_source" not in table.column_names:
-            raise ValueError(f"expected a data_source column in {hub} to pick {paper!r}, got "
+            raise DatasetSpecError(f"expected a data_source column in {hub} to pick {paper!r}, got "
                              f"{table.column_names}")
         table = table.filter(lambda source: source == paper, input_columns="data_source")
         if len(table) == 0:
-            raise ValueError(f"expected test rows with data_source == {paper!r} in {hub}, got none")
+            raise DatasetSpecError(f"expected test rows with data_source == {paper!r} in {hub}, got none")
         return table, source_hint(spec, hub)
     if spec.startswith("flashrag:"):
         config = spec.split(":", 1)[1]
         if config not in PAPER_SETS:
-            raise ValueError(f"expected flashrag:<name> with a name in {sorted(PAPER_SETS)}, got {config!r}")
+            raise DatasetSpecError(f"expected flashrag:<name> with a name in {sorted(PAPER_SETS)}, got {config!r}")
         return _load_dataset(FLASHRAG_HUB, config, split=PAPER_SETS[config]), source_hint(spec)
     path = Path(spec).expanduser()
     if path.suffix.lower() in (".parquet", ".jsonl", ".json") or path.is_file():
         if not path.is_file():
-            raise FileNotFoundError(f"expected an existing dataset file, got {str(path)!r} (no such file)")
+            raise DatasetSpecError(f"expected an existing dataset file, got {str(path)!r} (no such file)")
         suffix = path.suffix.lower()
         if suffix == ".parquet":
             return _load_dataset("parquet", data_files=str(path), split="train"), str(path)
@@ -144,9 +148,9 @@ def _rows(spec: str, hub: str) -> tuple[list, str]:
         if suffix == ".json":
             rows = json.loads(path.read_text(encoding="utf-8"))
             if not isinstance(rows, list):
-                raise ValueError(f"expected {path} to hold a JSON list of rows, got {type(rows).__name__}")
+                raise DatasetSpecError(f"expected {path} to hold a JSON list of rows, got {type(rows).__name__}")
             return rows, str(path)
-        raise ValueError(f"expected a .parquet, .jsonl or .json file, got {path.name!r}")
+        raise DatasetSpecError(f"expected a .parquet, .jsonl or .json file, got {path.name!r}")
     repo, _, config = spec.partition(":")
     return _load_dataset(repo, config or None, split="test"), f"{spec} [test]"
 
@@ -158,7 +162,7 @@ def _check_columns(rows, spec: str) -> None:
         first = next((r for r in rows if isinstance(r, Mapping)), None)
         columns = list(first) if first is not None else []
     if "question" not in columns or not {"golden_answers", "reward_model"} & set(columns):
-        raise ValueError(f"--datasets {spec!r}: expected columns question and golden_answers (or "
+        raise DatasetSpecError(f"--datasets {spec!r}: expected columns question and golden_answers (or "
                          f"reward_model.ground_truth.target), got {sorted(columns)}")
 
 
