@@ -6,6 +6,9 @@ import sys
 COMMANDS = {
     "demo": ("agents.demo", "a few ZeroSearch-v0 episodes on the offline defaults, transcripts printed"),
     "train": ("agents.train.loop", "train a policy LLM against ZeroSearch-v0 (PPO / GRPO / REINFORCE++)"),
+    "eval": ("agents.evaluate.cli", "evaluate a policy or a baseline on QA sets with a search backend (EM/F1 table)"),
+    "ask": ("agents.evaluate.ask", "one question to a policy, the whole transcript printed"),
+    "view": ("agents.evaluate.viewer", "episodes JSONL -> one static HTML page to read rollouts"),
 }
 
 

@@ -3,8 +3,15 @@ import json
 
 import pytest
 
-from agents.evaluate import Decoding, build_policy, evaluate_policy, load_eval_set, load_eval_sets, resolve_policy
-from agents.evaluate import harness
+from agents.evaluate import (
+    Decoding,
+    build_policy,
+    evaluate_policy,
+    harness,
+    load_eval_set,
+    load_eval_sets,
+    resolve_policy,
+)
 from agents.evaluate.policies import BaselineEval
 from zerosearch_gym import load_qa_dataset, make_backend
 

@@ -72,14 +72,14 @@ def run_set(envs, policy, eval_set: EvalSet, decoding: Decoding, seed: int, prog
     bar = tqdm(total=len(eval_set.examples), desc=f"eval {eval_set.name}", disable=not progress, unit="q")
     for start in range(0, len(eval_set.examples), envs.num_envs):
         chunk = eval_set.examples[start:start + envs.num_envs]
-        done += _run_batch(envs, policy, chunk, eval_set.name, seed + start)
+        done += run_batch(envs, policy, chunk, eval_set.name, seed + start)
         bar.update(len(chunk))
         bar.set_postfix(f1=f"{np.mean([e.turns[-1].get('f1', 0.0) if e.turns else 0 for e in done]):.3f}")
     bar.close()
     return done
 
 
-def _run_batch(envs, policy, examples, dataset: str, seed: int) -> list[Episode]:
+def run_batch(envs, policy, examples, dataset: str, seed: int) -> list[Episode]:
     n, m = envs.num_envs, len(examples)
     padded = list(examples) + [examples[0]] * (n - m)
     active = np.arange(n) < m
