@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 from .base import BackendError, Documents, SearchRequest, SearchResult, make_backend
 
+
 def init_ray(address: str | None = None, num_cpus: int | None = None, connect_timeout_s: float = 5.0):
     """Start a local Ray instance (``address=None``) or join a cluster (``"auto"``, ``"HOST:PORT"``,
     ``"ray://HOST:PORT"``); a HOST:PORT nobody listens on is a ``ConnectionError`` within ``connect_timeout_s``."""
