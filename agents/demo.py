@@ -13,7 +13,8 @@ import time
 import gymnasium as gym
 import numpy as np
 
-import zerosearch_gym  # noqa: F401  (registers ZeroSearch-v0)
+from zerosearch_gym import UsageError, load_qa_dataset, make_backend  # importing registers ZeroSearch-v0
+from zerosearch_gym.errors import hub_access
 
 from .scripted import ScriptedPolicy
 
@@ -29,15 +30,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dataset", default=None, help="QA data: a parquet/JSONL path or hub id (default: the "
                                                          "shipped sample)")
     parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.episodes < 1:
+        raise UsageError(f"expected --episodes >= 1, got {args.episodes}")
+    if not 0 <= args.noise <= 1:
+        raise UsageError(f"expected --noise in [0, 1], got {args.noise}")
+    if args.max_turns < 1:
+        raise UsageError(f"expected --max-turns >= 1, got {args.max_turns}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     spec = args.backend
     print(f"[demo] backend {spec}, {args.episodes} episodes, scripted policy", file=sys.stderr)
+    with hub_access(str(args.dataset), repo_type="dataset"):
+        examples = load_qa_dataset(args.dataset)  # a bad path fails here, before any model loads
+    backend = make_backend(spec)
     envs = gym.make_vec("ZeroSearch-v0", num_envs=args.episodes, vectorization_mode="vector_entry_point",
-                        backend=spec, dataset=args.dataset, max_turns=args.max_turns, noise=args.noise,
+                        backend=backend, dataset=examples, max_turns=args.max_turns, noise=args.noise,
                         render_mode="ansi")
     policy = ScriptedPolicy()
     obs, _ = envs.reset(seed=args.seed)

@@ -17,6 +17,7 @@ from .backends import BackendError, SearchBackend, SearchRequest, make_backend, 
 from .curriculum import NoiseSchedule
 from .data import QAExample, load_qa_dataset
 from .env import ZeroSearchEnv
+from .errors import OfflineError, UsageError, ZeroSearchError
 from .protocol import Action, normalize_question, parse_action, policy_prompt
 from .reward import answer_scores, cover_exact_match, exact_match, f1_score, normalize_answer
 from .spaces import UnicodeText
@@ -33,6 +34,10 @@ __all__ = [
     # data
     "QAExample",
     "load_qa_dataset",
+    # errors a user can act on
+    "ZeroSearchError",
+    "UsageError",
+    "OfflineError",
     # search backends
     "BackendError",
     "SearchBackend",

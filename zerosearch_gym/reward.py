@@ -85,3 +85,45 @@ def answer_scores(prediction: str, golds: Golds) -> dict[str, float]:
         scores["em"] = max(scores["em"], float(pred == gold))
         scores["cover_em"] = max(scores["cover_em"], float(bool(gold) and gold in pred))
     return scores
+
+
+def answer_in_text(text: str, golds: Golds) -> bool:
+    """True when a normalized gold answer occurs in the normalized ``text`` as whole words.
+
+    >>> answer_in_text("The capital is PARIS, France.", ["paris"]), answer_in_text("Parisian cafés", "Paris")
+    (True, False)
+    """
+    haystack = f" {normalize_answer(text)} "
+    return any(gold and f" {gold} " in haystack for gold in map(normalize_answer, _golds(golds)))
+
+
+REDACTED = "[redacted]"
+_WORD = re.compile(r"\S+")
+_ARTICLE_WORDS = frozenset(("a", "an", "the"))
+
+
+def redact_answer(text: str, golds: Golds) -> str:
+    """Replace every run of words whose normalized form is a gold answer with ``[redacted]``.
+
+    Afterwards ``answer_in_text(result, golds)`` is False: a text the word-level pass cannot clean (a gold
+    answer hidden across unusual separators) is redacted whole.
+
+    >>> redact_answer("Paris, the capital: the Eiffel-Tower in PARIS.", ["Paris", "Eiffel-Tower"])
+    '[redacted] the capital: the [redacted] in [redacted]'
+    """
+    gold_tokens = [toks for toks in (normalize_answer(g).split() for g in _golds(golds)) if toks]
+    words = [(m.start(), m.end(), normalize_answer(m.group())) for m in _WORD.finditer(text)]
+    words = [w for w in words if w[2] and w[2] not in _ARTICLE_WORDS]
+    tokens = [w[2] for w in words]
+    spans = []
+    i = 0
+    while i < len(words):
+        size = next((len(g) for g in gold_tokens if tokens[i:i + len(g)] == g), 0)
+        if size:
+            spans.append((words[i][0], words[i + size - 1][1]))
+            i += size
+        else:
+            i += 1
+    for start, end in reversed(spans):
+        text = text[:start] + REDACTED + text[end:]
+    return REDACTED if answer_in_text(text, golds) else text

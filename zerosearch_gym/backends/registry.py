@@ -37,6 +37,7 @@ class BackendKind:
     options: dict = field(default_factory=dict)
     argument: str = ""
     doc: str = ""
+    wraps: bool = False  # the argument is another spec; options not in the table stay with it
 
     def factory(self) -> Callable[..., Any]:
         if callable(self.entry_point):
@@ -70,8 +71,11 @@ _REGISTRY: dict[str, BackendKind] = {}
 
 
 def register_backend(kind: str, entry_point: EntryPoint | None = None, *, options: dict | None = None,
-                     argument: str = "", doc: str = ""):
+                     argument: str = "", doc: str = "", wraps: bool = False):
     """Register ``kind`` (see the module docstring); without ``entry_point`` it is a decorator.
+
+    ``wraps=True`` declares a wrapper kind (``ray:hf:MODEL?replicas=2&max_new_tokens=64``): its argument is an
+    inner spec, its own options are taken from the query and the other options stay with the inner spec.
 
     Re-registering a kind replaces it (so a user can swap a built-in for their own).
     """
@@ -81,7 +85,7 @@ def register_backend(kind: str, entry_point: EntryPoint | None = None, *, option
             raise TypeError(f"expected option {name!r} of backend {kind!r} to be int, float, str or bool, got {typ!r}")
 
     def wrap(factory: EntryPoint):
-        _REGISTRY[kind.strip().lower()] = BackendKind(kind.strip().lower(), factory, options, argument, doc)
+        _REGISTRY[kind.strip().lower()] = BackendKind(kind.strip().lower(), factory, options, argument, doc, wraps)
         return factory
 
     return wrap if entry_point is None else wrap(entry_point)
@@ -122,9 +126,13 @@ def parse_spec(spec: str) -> BackendSpec:
         raise ValueError(f"unknown backend kind {kind!r} in spec {spec!r}; expected one of {', '.join(sorted(_REGISTRY))}")
     table = _REGISTRY[kind].options
     options: dict = {}
+    inner: list[str] = []
     for pair in filter(None, query.split("&")):
         name, eq, value = pair.partition("=")
         name, value = unquote_plus(name).strip(), unquote_plus(value)
+        if _REGISTRY[kind].wraps and name not in table:
+            inner.append(pair)  # an option of the wrapped spec, checked when that spec is built
+            continue
         if name not in table:
             valid = ", ".join(table) if table else "none (it takes no options)"
             raise ValueError(f"unknown option {name!r} for the {kind} backend in spec {spec!r}; valid options: {valid}")
@@ -133,7 +141,8 @@ def parse_spec(spec: str) -> BackendSpec:
         if name in options:
             raise ValueError(f"option {name!r} is given twice in the {kind} backend spec {spec!r}")
         options[name] = _convert(kind, name, table[name], value)
-    return BackendSpec(kind, argument.strip(), options)
+    argument = argument.strip() + ("?" + "&".join(inner) if inner else "")
+    return BackendSpec(kind, argument, options)
 
 
 def make_backend(spec):
@@ -142,7 +151,7 @@ def make_backend(spec):
     >>> make_backend("nope:x")
     Traceback (most recent call last):
     ...
-    ValueError: unknown backend kind 'nope' in spec 'nope:x'; expected one of bm25, hf, http-retriever, openai, vllm
+    ValueError: unknown backend kind 'nope' in spec 'nope:x'; expected one of bm25, hf, http-retriever, openai, ray, vllm
     """
     if not isinstance(spec, str):
         if not callable(getattr(spec, "search", None)):
@@ -171,3 +180,7 @@ register_backend("openai", "zerosearch_gym.backends.openai_compat:from_spec", ar
                  doc="a simulator LLM behind OpenAI-compatible chat-completions servers")
 register_backend("http-retriever", "zerosearch_gym.backends.http_retriever:from_spec", argument="URL[,URL…]",
                  options=dict(_HTTP), doc="a real retriever behind Search-R1's /retrieve API")
+register_backend("ray", "zerosearch_gym.backends.ray_pool:from_spec", argument="inner spec", wraps=True,
+                 options={"replicas": int, "num_gpus": float, "num_cpus": float, "max_batch": int,
+                          "timeout_s": float, "address": str},
+                 doc="replicas of any backend as Ray actors (e.g. ray:hf:MODEL?replicas=2)")
