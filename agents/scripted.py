@@ -19,7 +19,8 @@ from dataclasses import dataclass
 _INFORMATION = re.compile(r"<information>(.*?)</information>", re.DOTALL)
 _DOC_SPLIT = re.compile(r"Doc \d+\s*:")
 _TITLE = re.compile(r"^\s*\(Title:\s*([^)]*)\)")
-_SENTENCE_END = re.compile(r"(?<=[a-z0-9)\]][.!?;])\s+(?=[A-Z0-9\"'(])")
+_SENTENCE_END = re.compile(r"(?<!\bMr\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\bJr\.)(?<!\bMrs\.)"
+                           r"(?<=[a-z0-9)\]][.!?;])\s+(?=[A-Z0-9\"'(])")
 _WORD = re.compile(r"[\w'’.-]+")
 
 _CAP = r"[A-Z][\w'’.-]*"
@@ -36,7 +37,10 @@ _YEAR = re.compile(r"^(?:1\d{3}|20\d{2}|\d{1,3})$")
 _STOP = set("""a an the of in on at to for from by with and or is was were are be been being do does did has
 have had what which who whom whose when where why how that this these those it its as into about there their
 his her they he she name one give tell me known located""".split())
-_SKIP = {"Doc", "The", "A", "An", "It", "In", "This", "He", "She", "They", "Title", "No", "Its", "As", "On", "At",
+_HONORIFICS = re.compile(r"^(?:Mr|Mrs|Ms|Dr|Sir|Lord|Lady|St)\.?\s+")
+_ORG_HEADS = {"university", "college", "institute", "school", "company", "corporation", "inc", "party", "club",
+              "team", "band", "group", "academy", "platforms"}
+_SKIP = {"Doc", "Mr", "Mrs", "Ms", "Dr", "The", "A", "An", "It", "In", "This", "He", "She", "They", "Title", "No", "Its", "As", "On", "At",
          "For", "By", "With", "His", "Her", "Their", "There", "However", "After", "Before", "During", "Since"}
 _TYPES = [  # (answer type, question cues) — the first match wins
     ("url", ("website", "web site", "url", "homepage", "domain")),
@@ -45,10 +49,11 @@ _TYPES = [  # (answer type, question cues) — the first match wins
                 "how far", "height", "population", "area", "length", "elevation", "size", "number of")),
     ("person", ("who ", "whom", "founder", "director", "vocalist", "singer", "architect", "inventor", "owner",
                 "author", "ceo", "president of", "leader")),
+    ("org", ("alma mater", "university", "college", "school", "company", "party", "club", "team")),
     ("place", ("where", "city", "state", "country", "capital", "headquarter", "born", "located", "continent")),
 ]
 # how well a candidate kind fits an answer type
-_FIT = {"url": {"url": 3.0}, "year": {"century": 3.0, "year": 3.0, "number": 0.5},
+_FIT = {"url": {"url": 3.0}, "org": {"name": 1.0, "place": 0.5}, "year": {"century": 3.0, "year": 3.0, "number": 0.5},
         "number": {"number": 3.0, "year": 1.0}, "person": {"name": 1.0},
         "place": {"place": 1.5, "name": 1.0}, "entity": {"name": 1.0, "place": 1.0}}
 
@@ -135,7 +140,9 @@ def rank_candidates(question: str, information: str) -> list[_Candidate]:
                 if wanted == "person" and kind == "name" and len(text.split()) == 1:
                     fit = 0.3  # people have two names; one capitalized word is more often a nationality
                 near = _nearness(before[::-1], relation, topic) + 0.8 * _nearness(after, relation, topic)
-                echo = len(_stems(text) & q_stems)  # an answer rarely repeats the question's words
+                if wanted == "org" and kind == "name" and text.split()[-1].lower().strip(".") in _ORG_HEADS:
+                    fit = 2.0  # "Harvard University" for an alma mater, "Democratic Party" for a party
+                echo = len(_stems(text) & q_stems - _stems(" ".join(_ORG_HEADS)))  # answers rarely repeat it
                 # "American technology company": one capitalized word before a noun is a modifier, not a name
                 modifier = len(text.split()) == 1 and bool(after) and after[0].islower() and after[0] not in _STOP
                 score = (2.0 * fit + 2.0 * near + 0.3 * len(_stems(sentence) & q_stems)
@@ -171,7 +178,7 @@ def _candidates(sentence: str):
             if any(start < e and s < end for s, e in taken):
                 continue
             taken.append((start, end))
-            text = m.group(0).strip(" ,;:'’-")
+            text = _HONORIFICS.sub("", m.group(0).strip(" ,;:'’-"))
             while len(text.split()) > 1 and text.split()[-1] in _SKIP:  # "Washington, D.C. The" -> "Washington, D.C."
                 text = text.rsplit(None, 1)[0]
             text = text if re.search(r"\b[A-Z]\.$", text) else text.rstrip(".")
