@@ -1,6 +1,7 @@
 """zerosearch-gym: Gymnasium environments in which LLMs learn to search, with a simulated search engine.
 
-``import zerosearch_gym`` registers ``ZeroSearch-v0`` (single env and vector env). Torch is never imported here.
+``import zerosearch_gym`` registers ``ZeroSearch-v0`` (single env and vector env) and ``ZeroSearchToken-v0``
+(its token view, :mod:`zerosearch_gym.wrappers`). Torch is never imported here.
 """
 from gymnasium.envs.registration import register, registry
 
@@ -30,3 +31,5 @@ if "ZeroSearch-v0" not in registry:
         entry_point="zerosearch_gym.env:ZeroSearchEnv",
         vector_entry_point="zerosearch_gym.vector:ZeroSearchVectorEnv",
     )
+if "ZeroSearchToken-v0" not in registry:  # the token view (RLlib: "zerosearch_gym:ZeroSearchToken-v0")
+    register(id="ZeroSearchToken-v0", entry_point="zerosearch_gym.wrappers.token:make_token_env")
