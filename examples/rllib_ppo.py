@@ -23,14 +23,17 @@ ENV_NAME = "zerosearch-token"
 
 
 def build_config(env_runners: int = 2, envs_per_runner: int = 2, batch: int = 128, model: str | None = None,
-                 env_config: dict | None = None, hidden_size: int = 64) -> PPOConfig:
-    """A small PPO config on the token view (short turns and episodes so that a CPU sees many of them)."""
+                 env_config: dict | None = None, hidden_size: int = 64, env: str = ENV_NAME) -> PPOConfig:
+    """A small PPO config on the token view (short turns and episodes so that a CPU sees many of them).
+
+    ``env``: the ``register_env`` name (seeds distinct per worker) or ``"zerosearch_gym:ZeroSearchToken-v0"``.
+    """
     register_env(ENV_NAME, env_creator)
     env_config = {"backend": "bm25", "max_turns": 1, "max_turn_tokens": 8, "context_len": 64, "seed": 0,
                   **(env_config or {})}
     return (
         PPOConfig()
-        .environment(ENV_NAME, env_config=env_config)
+        .environment(env, env_config=env_config)
         .env_runners(num_env_runners=env_runners, num_envs_per_env_runner=envs_per_runner,
                      num_cpus_per_env_runner=0.5, rollout_fragment_length="auto")
         .learners(num_learners=0)

@@ -14,6 +14,7 @@ from ray.rllib.env.env_context import EnvContext  # noqa: E402
 from agents.integrations.rllib import CausalLMModule, env_creator  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+GYM_ID = "zerosearch_gym:ZeroSearchToken-v0"  # RLlib's gymnasium-id route; the creator is tested above
 SMALL = {"backend": "bm25", "max_turns": 1, "max_turn_tokens": 4, "context_len": 16, "seed": 7}
 
 
@@ -32,8 +33,10 @@ def test_creator_seeds_each_worker_and_sub_env_differently():
 
 
 def test_creator_rejects_unknown_env_options():
-    with pytest.raises(ValueError, match=r"unknown env_config keys \['noise_level'\]"):
+    with pytest.raises(ValueError, match=r"unknown ZeroSearchToken-v0 options \['noise_level'\]"):
         env_creator(EnvContext(dict(SMALL, noise_level=0.3), worker_index=0))
+    with pytest.raises(ValueError, match=r"unknown ZeroSearchToken-v0 options \['noise_level'\]"):
+        gym.make("ZeroSearchToken-v0", noise_level=0.3)
 
 
 def test_module_samples_inside_and_trains_on_full_logits():
@@ -54,7 +57,7 @@ def test_module_samples_inside_and_trains_on_full_logits():
     assert greedy.tolist() == train[Columns.ACTION_DIST_INPUTS].argmax(-1).tolist()
 
 
-def test_ppo_iteration_with_two_env_runners_and_the_curriculum():
+def test_ppo_iteration_on_the_registered_id_with_two_env_runners_and_the_curriculum():
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     import ray
     from rllib_ppo import build_config, summary
@@ -63,7 +66,7 @@ def test_ppo_iteration_with_two_env_runners_and_the_curriculum():
 
     init_ray(num_cpus=2)
     try:
-        config = build_config(env_runners=2, envs_per_runner=1, batch=32, hidden_size=32,
+        config = build_config(env_runners=2, envs_per_runner=1, batch=32, hidden_size=32, env=GYM_ID,
                               env_config={"max_turn_tokens": 4, "context_len": 16})
         algo = config.build_algo()
         try:

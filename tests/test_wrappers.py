@@ -79,6 +79,12 @@ def test_window_is_left_padded_and_keeps_the_latest_tokens(backend, examples, to
     word = tokenizer.encode(" hello", add_special_tokens=False)[0]
     obs = env.step(word)[0]
     assert obs["ids"][-1] == word and obs["ids"].dtype == np.int64
+    words = tokenizer.encode(" one two three four five six seven eight nine ten eleven", add_special_tokens=False)
+    env = token_env(backend, examples, tokenizer, context_len=8, max_turn_tokens=64)
+    env.reset(seed=0)
+    for token in words:  # more than twice the window: the buffer wraps
+        obs = env.step(token)[0]
+    assert obs["ids"].tolist() == words[-8:] and obs["mask"].tolist() == [1] * 8
     short = token_env(backend, examples, tokenizer, context_len=4096)
     obs, _ = short.reset(seed=0)
     n = int(obs["mask"].sum())
@@ -127,3 +133,9 @@ def test_importing_the_wrappers_does_not_import_torch():
     code = "import sys, zerosearch_gym, zerosearch_gym.wrappers; print('torch' in sys.modules, 'ray' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_registered_token_id_builds_the_token_view(backend, examples):
+    env = gym.make("ZeroSearchToken-v0", tokenizer="smollm2", backend=backend, dataset=examples, context_len=32)
+    obs, _ = env.reset(seed=0)
+    assert obs["ids"].shape == (32,) and isinstance(env.unwrapped, ZeroSearchTokenEnv)

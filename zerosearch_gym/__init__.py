@@ -1,6 +1,7 @@
 """zerosearch-gym: Gymnasium environments in which LLMs learn to search, with a simulated search engine.
 
-``import zerosearch_gym`` registers ``ZeroSearch-v0`` (single env and vector env). Torch is never imported here.
+``import zerosearch_gym`` registers ``ZeroSearch-v0`` (single env and vector env) and ``ZeroSearchToken-v0``
+(its token view, :mod:`zerosearch_gym.wrappers`). Torch is never imported here.
 
 The public surface is ``__all__``: the names below plus these submodules:
 
@@ -8,6 +9,7 @@ The public surface is ``__all__``: the names below plus these submodules:
 - :mod:`zerosearch_gym.llm` — generation, the decode engine and model loaders (torch imported lazily).
 - :mod:`zerosearch_gym.offline` — the offline Wikipedia corpus and cache paths.
 - :mod:`zerosearch_gym.protocol` — the policy prompt, turn parsing and observation texts.
+- :mod:`zerosearch_gym.wrappers` — the token-level and chat views for RLlib, SB3 and LLM trainers.
 
 Everything else (``env``, ``vector``, ``turn``, ``curriculum``, …) is reached through these names.
 """
@@ -60,6 +62,7 @@ __all__ = [
     "llm",
     "offline",
     "protocol",
+    "wrappers",
 ]
 __version__ = "0.1.0"
 
@@ -69,3 +72,5 @@ if "ZeroSearch-v0" not in registry:
         entry_point="zerosearch_gym.env:ZeroSearchEnv",
         vector_entry_point="zerosearch_gym.vector:ZeroSearchVectorEnv",
     )
+if "ZeroSearchToken-v0" not in registry:  # the token view (RLlib: "zerosearch_gym:ZeroSearchToken-v0")
+    register(id="ZeroSearchToken-v0", entry_point="zerosearch_gym.wrappers.token:make_token_env")

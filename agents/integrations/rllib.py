@@ -1,5 +1,7 @@
 """RLlib (new API stack, ray 2.60) glue: an env creator, a curriculum callback and an RLModule on a causal LM.
 
+- ``config.environment("zerosearch_gym:ZeroSearchToken-v0", env_config={...})`` needs nothing from here: the
+  registered token view takes ``env_config`` as keyword arguments (every sub-env gets the same ``seed``).
 - :func:`env_creator` — ``ray.tune.register_env("zerosearch-token", env_creator)``: the token view of
   ZeroSearch-v0 built from ``env_config``; honours ``EnvContext`` (worker and vector index -> distinct seeds) and
   returns a VectorEnv when ``num_envs`` is in the config (``gym_env_vectorize_mode="vector_entry_point"``).
@@ -14,7 +16,6 @@ models and many env runners; the project's own trainer (``agents.train``) is the
 """
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import gymnasium as gym
@@ -25,19 +26,9 @@ from ray.rllib.core.rl_module.apis import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 
 import zerosearch_gym  # noqa: F401  (registers ZeroSearch-v0 in this process)
-from zerosearch_gym import ZeroSearchEnv
-from zerosearch_gym.wrappers import ZeroSearchTokenEnv
+from zerosearch_gym.wrappers import ZeroSearchTokenEnv, make_token_env
 
-TOKEN_KEYS = {"tokenizer", "context_len", "max_turn_tokens", "chat_template", "seed", "num_envs"}
 SEED_STRIDE = 10_000  # seeds of worker w, sub-env v: seed + w * SEED_STRIDE + v
-
-
-def check_env_config(config: dict) -> None:
-    """Raise a clear error for keys neither the token view nor ZeroSearchEnv knows."""
-    known = TOKEN_KEYS | set(inspect.signature(ZeroSearchEnv.__init__).parameters) - {"self", "render_mode"}
-    unknown = sorted(set(config) - known)
-    if unknown:
-        raise ValueError(f"unknown env_config keys {unknown}; expected some of {sorted(known)}")
 
 
 def load_tokenizer(spec: Any):
@@ -60,18 +51,16 @@ def env_creator(config: dict) -> "gym.Env | gym.vector.VectorEnv":
     ZeroSearchEnv argument (``backend``, ``dataset``, ``max_turns``, ``noise`` …). With ``num_envs`` it returns a
     ``SyncVectorEnv`` of that many token envs sharing one backend (next-step autoreset, as RLlib needs).
     """
-    check_env_config(dict(config))
     cfg = dict(config)
     worker = getattr(config, "worker_index", 0)
     vector = getattr(config, "vector_index", 0)
     num_envs, base_seed = cfg.pop("num_envs", None), cfg.pop("seed", None)
-    tokenizer = load_tokenizer(cfg.pop("tokenizer", None))
-    view = {k: cfg.pop(k) for k in ("context_len", "max_turn_tokens", "chat_template") if k in cfg}
-    backend = zerosearch_gym.make_backend(cfg.pop("backend", "bm25") or "bm25")
+    cfg["tokenizer"] = load_tokenizer(cfg.get("tokenizer"))
+    cfg["backend"] = zerosearch_gym.make_backend(cfg.get("backend") or "bm25")  # one backend per runner
 
     def one(i: int) -> ZeroSearchTokenEnv:
         seed = None if base_seed is None else int(base_seed) + worker * SEED_STRIDE + vector + i
-        return ZeroSearchTokenEnv(ZeroSearchEnv(backend=backend, **cfg), tokenizer, seed=seed, **view)
+        return make_token_env(seed=seed, **cfg)  # unknown keys: a ValueError naming the known ones
 
     if num_envs is None:
         return one(0)

@@ -72,7 +72,10 @@ class ZeroSearchTokenEnv(gym.Env):
             "mask": spaces.MultiBinary(context_len),
         })
         self._first_seed = seed
-        self._context: list[int] = []
+        self._closing: dict[int, bool] = {}
+        self._buf = np.full(2 * context_len, self.pad_id, dtype=np.int64)  # the context; the window is its tail
+        self._n = 0
+        self._prompt_cache: dict[str, list[int]] = {}
         self._turn: list[int] = []
         self._done = True
 
@@ -87,7 +90,8 @@ class ZeroSearchTokenEnv(gym.Env):
             seed, self._first_seed = self._first_seed, None
         super().reset(seed=seed)
         prompt, info = self.env.reset(seed=seed, options=options)
-        self._context = self._prompt_ids(prompt)
+        self._n = 0
+        self._append(self._prompt_ids(prompt))
         self._turn, self._done = [], False
         return self._obs(), dict(info, turn_end=False)
 
@@ -98,18 +102,16 @@ class ZeroSearchTokenEnv(gym.Env):
             raise ValueError(f"expected a token id in [0, {self.vocab_size}), got {action!r}")
         token = int(action)
         self._turn.append(token)
-        self._context.append(token)
+        self._append((token,))
         stop = self._turn_stop(token)
         if stop is None:
-            self._trim()
             return self._obs(), 0.0, False, False, {"turn_end": False}
         text = self.tokenizer.decode(self._turn, skip_special_tokens=True)
         obs_text, reward, terminated, truncated, info = self.env.step(text)
         info = dict(info, turn_end=True, turn_tokens=len(self._turn), turn_stop=stop)
         if obs_text:
-            self._context.extend(self.tokenizer.encode(obs_text, add_special_tokens=False))
+            self._append(self.tokenizer.encode(obs_text, add_special_tokens=False))
         self._turn, self._done = [], bool(terminated or truncated)
-        self._trim()
         return self._obs(), float(reward), bool(terminated), bool(truncated), info
 
     def render(self) -> str | None:
@@ -120,6 +122,14 @@ class ZeroSearchTokenEnv(gym.Env):
 
     # -- helpers ----------------------------------------------------------------------------------------------
     def _prompt_ids(self, prompt: str) -> list[int]:
+        ids = self._prompt_cache.get(prompt)
+        if ids is None:
+            if len(self._prompt_cache) >= 4096:
+                self._prompt_cache.clear()
+            ids = self._prompt_cache[prompt] = self._tokenize_prompt(prompt)
+        return ids
+
+    def _tokenize_prompt(self, prompt: str) -> list[int]:
         if self.chat_template:
             ids = self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
                                                      add_generation_prompt=True, tokenize=True)
@@ -129,24 +139,39 @@ class ZeroSearchTokenEnv(gym.Env):
     def _turn_stop(self, token: int) -> str | None:
         if token == self.eos_id:
             return "eos"
-        tail = self.tokenizer.decode(self._turn[-self._stop_window:], skip_special_tokens=True)
-        if any(s in tail for s in STOP_STRINGS):
-            return "stop_string"
+        if self._closes(token):  # decode the tail only when this token can complete a stop string
+            tail = self.tokenizer.decode(self._turn[-self._stop_window:], skip_special_tokens=True)
+            if any(s in tail for s in STOP_STRINGS):
+                return "stop_string"
         return "token_cap" if len(self._turn) >= self.max_turn_tokens else None
 
-    def _trim(self) -> None:
-        if len(self._context) > 2 * self.context_len:  # keep memory bounded; only the window is observed
-            del self._context[: len(self._context) - self.context_len]
+    def _closes(self, token: int) -> bool:
+        """Whether the token's text holds a stop string's last character (cached per token id)."""
+        closes = self._closing.get(token)
+        if closes is None:
+            closes = self._closing[token] = any(s[-1] in self.tokenizer.decode([token]) for s in STOP_STRINGS)
+        return closes
+
+    def _append(self, ids) -> None:
+        """Append tokens to the context buffer, keeping at least the last ``context_len`` of them."""
+        size, window = len(self._buf), self.context_len
+        if len(ids) >= window:
+            ids = ids[-window:]
+        if self._n + len(ids) > size:  # move the newest ``window - len(ids)`` tokens to the front
+            keep = window - len(ids)
+            self._buf[:keep] = self._buf[self._n - keep:self._n]
+            self._n = keep
+        self._buf[self._n:self._n + len(ids)] = ids
+        self._n += len(ids)
 
     def _obs(self) -> dict:
-        window = self._context[-self.context_len:]
+        k = min(self._n, self.context_len)
         ids = np.full(self.context_len, self.pad_id, dtype=np.int64)
         mask = np.zeros(self.context_len, dtype=np.int8)
-        if window:
-            ids[-len(window):] = window
-            mask[-len(window):] = 1
+        if k:
+            ids[-k:] = self._buf[self._n - k:self._n]
+            mask[-k:] = 1
         return {"ids": ids, "mask": mask}
-
 
 def check_stop_strings(tokenizer: Any, stops: tuple[str, ...] = STOP_STRINGS) -> int:
     """Check that ``tokenizer`` can write each stop string; return the token window that can hold one.
@@ -162,3 +187,30 @@ def check_stop_strings(tokenizer: Any, stops: tuple[str, ...] = STOP_STRINGS) ->
                              f"from ids {list(ids)}; a policy with this tokenizer could never end a turn")
         window = max(window, len(stop) + 1)  # a stop string spans at most len(stop) tokens, plus one boundary
     return window
+
+
+def make_token_env(tokenizer: Any = "smollm2", context_len: int = 256, max_turn_tokens: int = 64,
+                   chat_template: bool = True, seed: int | None = None, render_mode: str | None = None,
+                   **env_kwargs: Any) -> ZeroSearchTokenEnv:
+    """The entry point of ``ZeroSearchToken-v0``: the token view over a ZeroSearchEnv built from ``env_kwargs``.
+
+    ``tokenizer``: ``"smollm2"`` (the offline SmolLM2 tokenizer), a tokenizer folder, or a tokenizer object.
+    Unknown keyword arguments are a ``ValueError`` naming the known ones (RLlib passes ``env_config`` here).
+    """
+    import inspect
+
+    from ..env import ZeroSearchEnv
+
+    known = set(inspect.signature(ZeroSearchEnv.__init__).parameters) - {"self", "render_mode"}
+    unknown = sorted(set(env_kwargs) - known)
+    if unknown:
+        token_args = ["tokenizer", "context_len", "max_turn_tokens", "chat_template", "seed"]
+        raise ValueError(f"unknown ZeroSearchToken-v0 options {unknown}; expected some of "
+                         f"{sorted(known | set(token_args))}")
+    if tokenizer == "smollm2":
+        from ..llm.models import smollm2_tokenizer
+
+        tokenizer = smollm2_tokenizer()
+    text_env = ZeroSearchEnv(render_mode=render_mode, **env_kwargs)
+    return ZeroSearchTokenEnv(text_env, tokenizer, context_len=context_len, max_turn_tokens=max_turn_tokens,
+                              chat_template=chat_template, seed=seed, render_mode=render_mode)
