@@ -51,18 +51,20 @@ def test_one_per_call(benchmark, backend, requests):
     print(f"\none per call: {N_QUERIES / benchmark.stats.stats.mean:,.0f} queries/s")
 
 
+def timings(fn, repeats: int) -> list[float]:
+    """Seconds of ``repeats`` calls of ``fn``."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def test_ratio(backend, requests):
     """Batched vs one-per-call in the same process, best of 5 each."""
-    def best(fn):
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    batched = best(lambda: backend.search(requests))
-    single = best(lambda: search_one_by_one(backend, requests))
+    batched = min(timings(lambda: backend.search(requests), 5))
+    single = min(timings(lambda: search_one_by_one(backend, requests), 5))
     print(f"\nbatched {N_QUERIES / batched:,.0f} q/s vs one per call {N_QUERIES / single:,.0f} q/s: "
           f"ratio {single / batched:.2f}x")
     assert batched > 0 and single > 0
@@ -88,17 +90,8 @@ def test_nonzero_topk_vs_full_topk(backend, requests):
     scores for every query (documents may differ only where scores tie: now corpus order decides)."""
     queries = [r.query for r in requests]
     index = backend._index
-
-    def median(fn):
-        times = []
-        for _ in range(7):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return float(np.median(times))
-
-    before = median(lambda: full_topk_search(index, queries, 5))
-    after = median(lambda: index.search(queries, 5))
+    before = float(np.median(timings(lambda: full_topk_search(index, queries, 5), 7)))
+    after = float(np.median(timings(lambda: index.search(queries, 5), 7)))
     position = {doc: j for j, doc in enumerate(index.docs)}
     now, then = index.search(queries, 5), full_topk_search(index, queries, 5)
     same = sum(a == b for a, b in zip(now, then))
