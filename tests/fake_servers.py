@@ -1,9 +1,6 @@
 """Real HTTP servers on 127.0.0.1 for backend tests: a fake OpenAI-compatible simulator and a fake
-Search-R1 retriever in one threaded stdlib server, which misbehaves on command.
-
-Documents echo what the request carried, so tests can check pairing::
-
-    Doc 3: useful doc 3 | query [q] | question [Q?] | answer [A]
+Search-R1 retriever in one threaded stdlib server, which misbehaves on command. Documents echo what the
+request carried, so tests can check pairing: ``Doc 3: useful doc 3 | query [q] | question [Q?] | answer [A]``.
 
 Faults, per request with a marker in the search query (``"capital #fault=500"``; ``#fault=429x1`` = only the
 first time this exact query arrives) or for the whole server (``server.set_fault("500", times=2)``):
