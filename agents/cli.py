@@ -9,6 +9,7 @@ COMMANDS = {
     "eval": ("agents.evaluate.cli", "evaluate a policy or a baseline on QA sets with a search backend (EM/F1 table)"),
     "ask": ("agents.evaluate.ask", "one question to a policy, the whole transcript printed"),
     "view": ("agents.evaluate.viewer", "episodes JSONL -> one static HTML page to read rollouts"),
+    "export": ("agents.train.export", "write a training run's policy as a Hugging Face folder"),
 }
 
 

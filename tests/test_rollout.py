@@ -105,6 +105,10 @@ def test_curriculum_reaches_the_envs(policy):
                               backend=BM25Backend.from_documents(DOCS), dataset=EXAMPLES, max_turns=1,
                               noise=zerosearch_gym.NoiseSchedule(p_start=0.0, p_end=0.5, total_steps=10))
     actor = script(["<answer> x </answer>"], policy.tokenizer)
-    first = collect_rollouts(envs, policy, EXAMPLES[:1], 2, RolloutConfig(), curriculum_step=0, actor=actor)
-    last = collect_rollouts(envs, policy, EXAMPLES[:1], 2, RolloutConfig(), curriculum_step=9, actor=actor)
+    envs.unwrapped.call("set_curriculum_step", 0)
+    first = collect_rollouts(envs, policy, EXAMPLES[:1], 2, RolloutConfig(), actor=actor)
+    envs.unwrapped.call("set_curriculum_step", 9)
+    last = collect_rollouts(envs, policy, EXAMPLES[:1], 2, RolloutConfig(), actor=actor)
     assert first.stats["noise_p"] == 0.0 and last.stats["noise_p"] > 0.4
+    again = collect_rollouts(envs, policy, EXAMPLES[:1], 2, RolloutConfig(), actor=actor)
+    assert again.stats["noise_p"] == last.stats["noise_p"]  # collecting never moves the schedule

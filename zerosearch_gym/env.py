@@ -1,5 +1,4 @@
 """ZeroSearchEnv: one question-answering episode in which the policy may search before it answers."""
-from __future__ import annotations
 
 import dataclasses
 import time
@@ -9,21 +8,16 @@ import gymnasium as gym
 import numpy as np
 
 from . import protocol
-from .backends.base import (
-    BackendError,
-    SearchBackend,
-    SearchRequest,
-    SearchResult,
-    make_backend,
-    search_batch,
-)
+from .backends.base import SearchBackend, SearchRequest, SearchResult, make_backend, search_batch
 from .curriculum import NoiseSchedule
 from .data import QAExample, load_qa_dataset
 from .reward import answer_scores
 from .spaces import UnicodeText
+from .turn import PendingTurn, result_documents
 
 FORMAT_SCORE = 0.2  # Search-R1's score for a well-formed trajectory with a wrong answer
 MALFORMED_SCORE = 0.1  # ... and for one with an answer but some invalid turn
+_NO_SCORES = {"f1": 0.0, "em": 0.0, "cover_em": 0.0}
 
 
 class ZeroSearchEnv(gym.Env):
@@ -43,6 +37,18 @@ class ZeroSearchEnv(gym.Env):
     **Rewards**: 0 until the answer; then word-level F1 of the answer against the gold answers (max over golds).
     With ``format_reward=True``, a zero-F1 answer still earns 0.2 when every turn was well formed and 0.1 otherwise
     (Search-R1's format scores). A truncated episode earns 0.
+
+    **Starting state**: ``reset`` picks a question uniformly at random with the env's generator (or
+    ``options["example"]``), sets the turn and search counts to 0 and fixes the episode's noise probability ``p``:
+    the schedule's value at the current curriculum step, or ``options["noise_probability"]``.
+
+    **Reset options** (``reset(seed, options={...})``), all optional:
+
+    - ``example``: a :class:`QAExample` or an index into the dataset, for this episode.
+    - ``noise_probability``: a fixed ``p`` in [0, 1] for this episode only (the schedule is untouched).
+    - ``curriculum_step``, ``total_steps``: the same as ``set_curriculum_step(step, total_steps)`` before the
+      reset; they stay for later episodes. Trainers normally call :meth:`set_curriculum_step` instead (the one
+      route RLlib can use, since it never passes reset options).
 
     **Episode end**: terminated on an answer; truncated when turn ``max_turns + 1`` is not an answer (the policy
     gets ``max_turns`` turns to search, then must answer). Searches are answered by the backend; with probability
@@ -69,6 +75,11 @@ class ZeroSearchEnv(gym.Env):
         render_mode: ``None`` or ``"ansi"`` (``render()`` returns the transcript).
         debug: put the gold answers into info.
 
+    **Vector env**: ``gymnasium.make_vec("ZeroSearch-v0", num_envs=N, vectorization_mode="vector_entry_point",
+    ...)`` gives :class:`ZeroSearchVectorEnv`: N episodes, one backend batch per step, Gymnasium's next-step
+    autoreset and dict-of-arrays infos. A batching layer of your own can use :meth:`begin_step` and
+    :meth:`finish_step` (see :mod:`zerosearch_gym.turn`).
+
     Example::
 
         >>> import gymnasium as gym, zerosearch_gym
@@ -89,14 +100,14 @@ class ZeroSearchEnv(gym.Env):
 
     def __init__(
         self,
-        backend: "str | SearchBackend | None" = None,
-        dataset: "str | Sequence | None" = None,
+        backend: str | SearchBackend | None = None,
+        dataset: str | Sequence | None = None,
         max_turns: int = 4,
         top_k: int = 5,
-        noise: "NoiseSchedule | float | None" = None,
+        noise: NoiseSchedule | float | None = None,
         curriculum_step: int = 0,
         format_reward: bool = False,
-        cache: "bool | str" = False,
+        cache: bool | str = False,
         max_action_chars: int = 4000,
         max_obs_chars: int = 8000,
         render_mode: str | None = None,
@@ -122,7 +133,12 @@ class ZeroSearchEnv(gym.Env):
 
     # -- curriculum -------------------------------------------------------------------------------------------
     def set_curriculum_step(self, step: int, total_steps: int | None = None) -> None:
-        """Move the noise schedule to training ``step`` (from the next reset on); RLlib callbacks use this."""
+        """Move the noise schedule to training ``step`` from the next reset on: the one curriculum route.
+
+        Reach it through any wrapper with ``env.unwrapped.set_curriculum_step(step)``, or on a vector env with
+        ``envs.unwrapped.call("set_curriculum_step", step)`` (what an RLlib callback does). ``total_steps``, when
+        given, replaces the schedule's ``m`` (normally set once, in the constructor's :class:`NoiseSchedule`).
+        """
         self.curriculum_step = int(step)
         if total_steps is not None:
             self.schedule = dataclasses.replace(self.schedule, total_steps=int(total_steps))
@@ -143,96 +159,85 @@ class ZeroSearchEnv(gym.Env):
         else:
             self._p = self.schedule(self.curriculum_step, self.np_random)
         self._turn, self._searches, self._invalid_turns, self._done = 0, 0, 0, False
-        self._pending: tuple[SearchRequest, dict] | None = None
         prompt = protocol.policy_prompt(self._example.question)
-        self._transcript = [prompt]
+        self._transcript = [prompt] if self.render_mode == "ansi" else []
         return prompt, self._base_info()
 
     def step(self, action: str):
-        request = self._begin_step(action)
-        result = search_batch(self.backend, [request])[0] if request is not None else None
-        return self._finish_step(result)
+        pending = self.begin_step(action)
+        result = search_batch(self.backend, [pending.request])[0] if pending.request is not None else None
+        return self.finish_step(pending, result)
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":
             return "".join(getattr(self, "_transcript", []))
         return None
 
-    # -- the two halves of a step (the vector env batches the searches in between) ----------------------------
-    def _begin_step(self, action: str) -> SearchRequest | None:
-        """Parse the turn; return the search request to send, or None when the turn needs no search."""
-        if self._example is None:
-            raise RuntimeError("call reset() before step()")
-        if self._done:
-            raise RuntimeError("the episode has ended; call reset() before step()")
-        text, cut_action = protocol.cut(action, self.max_action_chars) if isinstance(action, str) else (action, False)
-        parsed = protocol.parse_action(text)
-        self._turn += 1
-        self._transcript.append(text if isinstance(text, str) else repr(text))
-        self._step_info = {"action": parsed.kind, "query": "", "noisy": False, "invalid_reason": parsed.reason,
-                           "action_truncated": cut_action, "backend_error": "", "backend_warning": "",
-                           "observation_truncated": False, "cache_hit": False}
-        self._parsed = parsed
-        if parsed.kind != "search" or self._turn > self.max_turns:
-            return None
-        noisy = bool(self.np_random.random() < self._p)
-        self._step_info.update(query=parsed.content, noisy=noisy)
-        self._searches += 1
-        self._t0 = time.perf_counter()
-        return SearchRequest(
-            query=parsed.content,
-            question=self._example.question,
-            answers=tuple(self._example.golden_answers),
-            useful=not noisy,
-            top_k=self.top_k,
-            seed=int(self.np_random.integers(2**31)),
-        )
+    # -- the two halves of a step: the batched-step protocol (see zerosearch_gym.turn) ------------------------
+    def begin_step(self, action: str) -> PendingTurn:
+        """Parse one turn and say which search it needs (``pending.request``, ``None`` when none).
 
-    def _finish_step(self, result: SearchResult | None):
-        """Turn the parsed action (and the search result, if any) into the step's return values."""
-        info = self._step_info
-        parsed, last_turn = self._parsed, self._turn > self.max_turns
+        Changes nothing but the env's random generator (the noisy draw and the request's seed); the episode
+        moves on in :meth:`finish_step`. ``step(action)`` is ``finish_step(begin_step(action), result)``.
+        """
+        if self._done:
+            raise RuntimeError("call reset() before step()" if self._example is None
+                               else "the episode has ended; call reset() before step()")
+        cut_action = False
+        if isinstance(action, str) and len(action) > self.max_action_chars:
+            action, cut_action = protocol.cut(action, self.max_action_chars)
+        parsed = protocol.parse_action(action)
+        turn, request, noisy = self._turn + 1, None, False
+        if parsed.kind == "search" and turn <= self.max_turns:
+            noisy = bool(self.np_random.random() < self._p)
+            request = SearchRequest(query=parsed.content, question=self._example.question,
+                                    answers=tuple(self._example.golden_answers), useful=not noisy, top_k=self.top_k,
+                                    seed=int(self.np_random.integers(2**31)))
+        if self.render_mode == "ansi":
+            self._transcript.append(action if isinstance(action, str) else repr(action))
+        info = {"action": parsed.kind, "query": parsed.content if request is not None else "", "noisy": noisy,
+                "invalid_reason": parsed.reason, "action_truncated": cut_action}
+        return PendingTurn(parsed, request, info, time.perf_counter(), turn)
+
+    def finish_step(self, pending: PendingTurn, result: SearchResult | None = None):
+        """Finish the turn ``pending`` with its search ``result`` (documents or a :class:`BackendError`; ``None``
+        when ``pending.request`` is ``None``); returns ``step``'s ``(obs, reward, terminated, truncated, info)``."""
+        if self._done or pending.turn != self._turn + 1:
+            raise RuntimeError(f"expected the pending turn {self._turn + 1} of this episode from begin_step(), "
+                               f"got turn {pending.turn}" + (" of an ended episode" if self._done else ""))
+        self._turn = turn = pending.turn
+        kind = pending.action.kind
         obs, reward, terminated, truncated = "", 0.0, False, False
-        if parsed.kind == "answer":
+        scores = _NO_SCORES
+        error, warning, cache_hit, cut_obs, latency = "", "", False, False, 0.0
+        if kind == "answer":
             terminated = True
-            info.update(answer_scores(parsed.content, self._example.golden_answers))
-            reward = info["f1"]
+            scores = answer_scores(pending.action.content, self._example.golden_answers)
+            reward = scores["f1"]
             if self.format_reward and reward == 0.0:
                 reward = FORMAT_SCORE if self._invalid_turns == 0 else MALFORMED_SCORE
-        elif last_turn:
+        elif turn > self.max_turns:
             truncated = True
-        elif parsed.kind == "search":
-            obs = self._search_observation(result, info)
-            info["backend_latency_s"] = time.perf_counter() - self._t0
+        elif kind == "search":
+            self._searches += 1
+            documents, error, warning, cache_hit = result_documents(result, self.top_k)
+            obs, cut_obs = protocol.information_observation(documents, self.max_obs_chars)
+            latency = time.perf_counter() - pending.start
         else:
             self._invalid_turns += 1
             obs = protocol.INVALID_ACTION_MESSAGE
         self._done = terminated or truncated
-        self._transcript.append(obs)
-        info.setdefault("f1", 0.0)
-        info.setdefault("em", 0.0)
-        info.setdefault("cover_em", 0.0)
-        info.setdefault("backend_latency_s", 0.0)
-        info.update(self._base_info(), searches=self._searches, turn=self._turn)
+        if self.render_mode == "ansi":
+            self._transcript.append(obs)
+        info = {**pending.info, "backend_error": error, "backend_warning": warning,
+                "observation_truncated": cut_obs, "cache_hit": cache_hit, **scores, "backend_latency_s": latency,
+                "question_id": self._example.id, "data_source": self._example.data_source,
+                "noise_probability": self._p, "searches": self._searches, "turn": turn}
+        if self.debug:
+            info["golden_answers"] = list(self._example.golden_answers)
         return obs, float(reward), terminated, truncated, info
 
     # -- helpers ----------------------------------------------------------------------------------------------
-    def _search_observation(self, result: SearchResult | None, info: dict) -> str:
-        if isinstance(result, BackendError) or result is None:
-            info["backend_error"] = str(result) if result is not None else "backend returned no result"
-            documents: list[str] = []
-        elif not isinstance(result, list) or not all(isinstance(d, str) for d in result):
-            info["backend_error"] = f"expected a list of document strings from the backend, got {type(result).__name__}"
-            documents = []
-        else:
-            documents = [d for d in result[: self.top_k] if d.strip()]
-            if getattr(result, "malformed", None):
-                info["backend_warning"] = result.malformed
-            info["cache_hit"] = bool(getattr(result, "cached", False))
-        obs, cut_obs = protocol.information_observation(documents, self.max_obs_chars)
-        info["observation_truncated"] = cut_obs
-        return obs
-
     def _pick_example(self, choice: Any) -> QAExample:
         if choice is None:
             return self.examples[int(self.np_random.integers(len(self.examples)))]
@@ -256,7 +261,7 @@ class ZeroSearchEnv(gym.Env):
         return self._example
 
 
-def build_backend(backend: "str | SearchBackend | None", cache: "bool | str" = False) -> SearchBackend:
+def build_backend(backend: str | SearchBackend | None, cache: bool | str = False) -> SearchBackend:
     """The env's backend: a spec or object (default ``"bm25"``), behind a result cache when asked."""
     backend = make_backend("bm25" if backend is None else backend)
     if cache:
@@ -267,7 +272,7 @@ def build_backend(backend: "str | SearchBackend | None", cache: "bool | str" = F
     return backend
 
 
-def _as_schedule(noise: "NoiseSchedule | float | None") -> NoiseSchedule:
+def _as_schedule(noise: NoiseSchedule | float | None) -> NoiseSchedule:
     if noise is None:
         return NoiseSchedule()
     if isinstance(noise, NoiseSchedule):

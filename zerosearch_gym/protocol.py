@@ -10,8 +10,6 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from .backends.simulator_prompts import normalize_question
-
 POLICY_TEMPLATE = (
     "Answer the given question. You must conduct reasoning inside <think> and </think> first every time you "
     "get new information. After reasoning, if you find you lack some knowledge, you can call a search engine by "
@@ -31,6 +29,16 @@ NO_INFORMATION = "No information available."
 TRUNCATION_MARKER = " …[truncated {n} characters]"
 
 _ACTION_RE = re.compile(r"<(search|answer)>(.*?)</\1>", re.DOTALL)
+
+
+def normalize_question(question: str) -> str:
+    """Strip the question and end it with "?" (as ZeroSearch does for the policy and the simulator).
+
+    >>> normalize_question("  capital of France ")
+    'capital of France?'
+    """
+    question = question.strip()
+    return question if question.endswith("?") else question + "?"
 
 
 def policy_prompt(question: str) -> str:

@@ -1,5 +1,4 @@
 """ZeroSearchVectorEnv: N episodes stepped together, with every search of a step sent as one backend batch."""
-from __future__ import annotations
 
 from typing import Any, Sequence
 
@@ -21,20 +20,23 @@ class ZeroSearchVectorEnv(VectorEnv):
 
     - ``reset(seed, options)``: ``seed`` int seeds env i with ``seed + i`` (or a list of seeds).
       ``options`` takes ZeroSearchEnv's options for all envs, plus ``examples`` (a list of N QAExamples or
-      indices, one per env) and ``reset_mask`` (reset only those envs).
+      indices, one per env) and ``reset_mask`` (reset only those envs). A ``noise_probability`` option also
+      holds for the episodes that autoreset starts in those envs, until they are reset again.
     - ``step(actions)``: Gymnasium's **next-step autoreset** (``AutoresetMode.NEXT_STEP``): an env that ended
       in the previous step is reset now, its action ignored, and returns its new prompt with reward 0.
     - ``step_active(actions, active)``: for trainers whose episodes end at different turns: only envs with
       ``active[i]`` are stepped; no autoreset; inactive envs return ``""`` and reward 0.
     - Infos are Gymnasium's dict of arrays, each key with a ``_key`` mask.
+    - Each step uses the sub-envs' batched-step protocol (:mod:`zerosearch_gym.turn`): ``begin_step`` on every
+      stepped env, one ``backend.search`` for all their requests, ``finish_step`` with each env's own result.
     - ``set_curriculum_step(step, total_steps)``, ``call``, ``get_attr``, ``set_attr`` reach every sub-env.
     """
 
     # Own dict: Gymnasium 1.2.2 mutates the shared class metadata.
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": ["ansi"]}
 
-    def __init__(self, num_envs: int = 1, backend: "str | SearchBackend | None" = None,
-                 dataset: "str | Sequence | None" = None, render_mode: str | None = None, cache: "bool | str" = False,
+    def __init__(self, num_envs: int = 1, backend: str | SearchBackend | None = None,
+                 dataset: str | Sequence | None = None, render_mode: str | None = None, cache: bool | str = False,
                  **env_kwargs: Any):
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"expected num_envs to be an int >= 1, got {num_envs!r}")
@@ -49,9 +51,10 @@ class ZeroSearchVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._needs_reset = np.ones(num_envs, dtype=bool)
+        self._autoreset_options: list[dict | None] = [None] * num_envs  # per-episode options that autoreset keeps
         self.backend_calls = 0  # how many backend.search batches were sent (one per step at most)
 
-    def reset(self, *, seed: "int | Sequence[int | None] | None" = None, options: dict | None = None):
+    def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict | None = None):
         options = dict(options or {})
         mask = np.asarray(options.pop("reset_mask", np.ones(self.num_envs, dtype=bool)), dtype=bool)
         examples = options.pop("examples", None)
@@ -65,6 +68,8 @@ class ZeroSearchVectorEnv(VectorEnv):
         for i in np.flatnonzero(mask):
             env_options = dict(options, example=examples[i]) if examples is not None else options
             obs[i], info = self.envs[i].reset(seed=seeds[i], options=env_options)
+            p = options.get("noise_probability")
+            self._autoreset_options[i] = None if p is None else {"noise_probability": p}
             pairs.append((i, info))
             self._needs_reset[i] = False
         return obs, _stack(pairs, self.num_envs)
@@ -93,15 +98,16 @@ class ZeroSearchVectorEnv(VectorEnv):
         truncated = np.zeros(n, dtype=bool)
         pairs = []
         stepped = np.flatnonzero(active)
-        requests = {i: self.envs[i]._begin_step(actions[i]) for i in stepped}
-        batch = [(i, r) for i, r in requests.items() if r is not None]
-        results = dict(zip([i for i, _ in batch], search_batch(self.backend, [r for _, r in batch])))
-        self.backend_calls += bool(batch)
-        for i in stepped:
-            obs[i], rewards[i], terminated[i], truncated[i], info = self.envs[i]._finish_step(results.get(i))
+        pending = [self.envs[i].begin_step(actions[i]) for i in stepped]
+        requests = [p.request for p in pending if p.request is not None]
+        results = iter(search_batch(self.backend, requests))
+        self.backend_calls += bool(requests)
+        for i, p in zip(stepped, pending):
+            result = next(results) if p.request is not None else None
+            obs[i], rewards[i], terminated[i], truncated[i], info = self.envs[i].finish_step(p, result)
             pairs.append((i, info))
         for i in np.flatnonzero(autoreset):
-            obs[i], info = self.envs[i].reset()
+            obs[i], info = self.envs[i].reset(options=self._autoreset_options[i])
             pairs.append((i, info))
         self._needs_reset = (self._needs_reset & ~active & ~autoreset) | terminated | truncated
         return obs, rewards, terminated, truncated, _stack(pairs, n)
@@ -138,12 +144,12 @@ class ZeroSearchVectorEnv(VectorEnv):
         return self.call("render") if self.render_mode == "ansi" else None
 
     def close_extras(self, **kwargs: Any) -> None:
-        close = getattr(self.backend, "close", None)
+        close = getattr(getattr(self, "backend", None), "close", None)  # None when __init__ failed
         if callable(close):
             close()
 
 
-def _seeds(seed: "int | Sequence[int | None] | None", n: int) -> list:
+def _seeds(seed: int | Sequence[int | None] | None, n: int) -> list:
     if seed is None:
         return [None] * n
     if isinstance(seed, (int, np.integer)):

@@ -56,7 +56,7 @@ class HFSimulatorBackend:
         return self.tokenizer(messages[-1]["content"])["input_ids"]
 
     def search(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
-        from ..llm.generate import generate
+        from ..llm import generate
 
         if not requests:
             return []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..protocol import normalize_question
 from .base import SearchRequest
 
 _SFT = (
@@ -76,16 +77,6 @@ MODES = ("sft", "prompt")
 # Sampling settings of the ZeroSearch simulator.
 SIMULATOR_TEMPERATURE = 0.8
 SIMULATOR_MAX_NEW_TOKENS = 600
-
-
-def normalize_question(question: str) -> str:
-    """Strip the question and end it with "?" (as ZeroSearch does for the policy and the simulator).
-
-    >>> normalize_question("  capital of France ")
-    'capital of France?'
-    """
-    question = question.strip()
-    return question if question.endswith("?") else question + "?"
 
 
 def simulator_prompt(request: SearchRequest, mode: str = "sft") -> str:
