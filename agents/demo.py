@@ -25,8 +25,10 @@ REAL_ENGINES = ("bm25", "http-retriever")  # real search: the useful/noisy reque
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="zerosearch demo", description=__doc__.split("\n\n")[0].strip("`"),
-                                     epilog="example: zerosearch demo --episodes 5 --noise 0.5")
+    parser = argparse.ArgumentParser(prog="zerosearch demo", description=__doc__.replace("``", ""),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog="examples:\n  zerosearch demo --episodes 5 --noise 0.5\n"
+                                            "  zerosearch demo --backend bm25 --dataset sample:in-wiki")
     parser.add_argument("--backend", default="hf:?max_new_tokens=160", metavar="SPEC",
                         help="the search engine: 'hf' = an LLM simulator (default: the offline SmolLM2-135M "
                              "writing 160 tokens per search), 'hf:FOLDER_OR_HUB_ID' another simulator, 'bm25' "

@@ -61,12 +61,11 @@ _FIT = {"url": {"url": 3.0}, "org": {"name": 1.0, "place": 0.5}, "year": {"centu
 class ScriptedPolicy:
     """``act(transcript) -> turn``: first a search for the question, then an answer from the documents.
 
-    >>> policy = ScriptedPolicy()
-    >>> from zerosearch_gym.protocol import policy_prompt
-    >>> policy.act(policy_prompt("Who wrote Hamlet"))
+    >>> policy, prompt = ScriptedPolicy(), "Answer the given question. … Question: Who wrote Hamlet?\\n"
+    >>> policy.act(prompt)
     '<think>I need to find out: Who wrote Hamlet?</think>\\n<search> Who wrote Hamlet? </search>'
     >>> docs = "<information>Doc 1: Hamlet is a play by William Shakespeare.</information>"
-    >>> policy.act(policy_prompt("Who wrote Hamlet") + "<search>x</search>" + docs)
+    >>> policy.act(prompt + "<search>x</search>" + docs)
     '<think>The documents point to William Shakespeare.</think>\\n<answer> William Shakespeare </answer>'
     """
 

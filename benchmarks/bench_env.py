@@ -46,17 +46,20 @@ def test_single_env(benchmark):
     print(f"\nsingle env: {RESULTS[1, 'single']:,.0f} env-steps/s")
 
 
+@pytest.mark.parametrize("lean", [False, True], ids=["all-infos", "lean-infos"])
 @pytest.mark.parametrize("n", [1, 16, 256, 1024])
-def test_vector_env(benchmark, n):
-    envs = ZeroSearchVectorEnv(num_envs=n, backend=Instant(), dataset=EXAMPLES)
+def test_vector_env(benchmark, n, lean):
+    """``lean``: ``info_keys`` limited to the keys a trainer reads (agents/train/rollout.py)."""
+    keys = ("action", "searches", "noisy", "backend_error", "f1", "em", "noise_probability") if lean else None
+    envs = ZeroSearchVectorEnv(num_envs=n, backend=Instant(), dataset=EXAMPLES, info_keys=keys)
     envs.reset(seed=0)
     rounds = max(3, 3000 // n // 3 * 3)
     benchmark.pedantic(_vector, args=(envs, rounds), rounds=5, iterations=1)
     rate = rounds * n / benchmark.stats["mean"]
-    RESULTS[n, "vector"] = rate
+    RESULTS[n, "vector", lean] = rate
     base = RESULTS.get((1, "single"))
     ratio = f" ({rate / base:.2f}x the single env)" if base else ""
-    print(f"\nvector env N={n}: {rate:,.0f} env-steps/s{ratio}")
+    print(f"\nvector env N={n}{' lean infos' if lean else ''}: {rate:,.0f} env-steps/s{ratio}")
 
 
 def test_single_env_bm25(benchmark):

@@ -83,33 +83,27 @@ def test_ask_prints_the_whole_transcript(capsys):
     assert "argument question: expected 1 to 2000 characters, got 100000" in capsys.readouterr().err
 
 
-def test_hf_folder_and_training_run_folders_load(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A real one-step tiny training run (warm start + one GRPO step), exported to run/final."""
+    from agents.train.config import parse_config
+    from agents.train.loop import train
+
+    run = tmp_path_factory.mktemp("train") / "run"
+    train(parse_config(["--preset", "tiny", "--model", "tiny:llama", "--steps", "1", "--warmstart-steps", "1",
+                        "--max-new-tokens", "4", "--export", "true", "--output-dir", str(run)]), log=lambda m: None)
+    return run
+
+
+def test_a_training_run_folder_loads_its_exported_policy(trained_run, tmp_path):
     import torch
 
-    from agents.train.checkpoint import save_checkpoint
-    from agents.train.policy import Policy
-    from zerosearch_gym.llm.models import tiny_model
-
-    model, tokenizer = tiny_model("llama", seed=3)
-    (tmp_path / "hfrun" / "final").mkdir(parents=True)
-    model.save_pretrained(tmp_path / "hfrun" / "final")
-    tokenizer.save_pretrained(tmp_path / "hfrun" / "final")
-    assert main(["eval", "--policy", str(tmp_path / "hfrun"), "--datasets", "sample:in-wiki", "--limit", "2",
-                 "--max-new-tokens", "4", "--max-turns", "1", "--output-dir", str(tmp_path / "e1"),
-                 "--no-progress"]) == 0
+    assert policies.resolve_policy(str(trained_run)) == ("hf", str(trained_run / "final"))
+    argv = ["eval", "--policy", str(trained_run), "--datasets", "sample:in-wiki", "--limit", "2",
+            "--max-new-tokens", "4", "--max-turns", "1", "--output-dir", str(tmp_path / "e1"), "--no-progress"]
+    assert main(argv) == 0
     assert json.loads((tmp_path / "e1" / "eval.json").read_text())["sets"]["sample:in-wiki"]["tokens"] > 0
-
-    run = tmp_path / "trained"  # a training run that saved checkpoint/model.pt (no HF folder)
-    trained = Policy(*tiny_model("llama"))
-    name = "model.model.layers.0.mlp.up_proj.weight"
-    with torch.no_grad():
-        trained.state_dict()[name].add_(0.5)  # stands in for training updates
-    optimizer = torch.optim.AdamW(trained.parameters())
-    save_checkpoint(run, trained, optimizer, {"step": 1, "config": {"model": "tiny:llama"}})
-    kind, location = policies.resolve_policy(str(run))
-    assert (kind, location) == ("checkpoint", str(run))
-    loaded = policies.load_model_policy(kind, location)
-    saved = torch.load(run / "checkpoint" / "model.pt", weights_only=True)
+    trained = policies.load_model_policy("hf", str(trained_run / "final"))
     fresh = policies.load_model_policy("tiny", "llama")
-    assert torch.equal(loaded.state_dict()[name], saved[name])
-    assert not torch.equal(fresh.state_dict()[name], saved[name])  # the trained weights, not the base model
+    name = "model.model.layers.0.mlp.up_proj.weight"
+    assert not torch.equal(fresh.state_dict()[name], trained.state_dict()[name])  # trained, not the base

@@ -13,6 +13,7 @@ import numpy as np
 
 _NUMERIC = (int, float, bool)
 _MASK_NAMES: dict = {}
+_STR = {str}
 
 
 def stack_infos(index: Sequence[int], infos: Sequence[dict], n: int, add_info: Callable,
@@ -44,36 +45,45 @@ def _add_group(out: dict, names: tuple, idx: list, infos: list, n: int, add_info
     if len(names) == 1:
         columns = [[info[names[0]] for info in infos]]
     else:
-        columns = zip(*map(itemgetter(*names), infos))
-    fresh = [name for name in names if name not in out]
-    if fresh:
-        if everyone:
-            masks = iter(np.ones((len(fresh), n), dtype=bool))
-        else:
-            block = np.zeros((len(fresh), n), dtype=bool)
-            block[:, idx] = True
-            masks = iter(block)
+        columns = list(zip(*map(itemgetter(*names), infos)))
+    fresh: dict = {}  # dtype -> [(name, column)] of the columns this group creates
     for name, column in zip(names, columns):
         first = column[0]
-        kind = type(first)
         if name == "final_obs" or isinstance(first, (dict, np.ndarray)):
             for i, value in zip(idx, column):  # Gymnasium's own rules for special values
                 add_info(out, {name: value}, i)
-            continue
-        mask_name = _MASK_NAMES.get(name) or _MASK_NAMES.setdefault(name, "_" + name)
-        if name in out:  # another group already made this column: fill our envs in, as _add_info would
+        elif name in out:  # another group already made this column: fill our envs in, as _add_info would
             array = out[name]
             _assign(array, idx, column, array.dtype == object)
-            out[mask_name][idx] = True
-            continue
-        numeric = kind in _NUMERIC or issubclass(kind, np.number)
-        if everyone and numeric:
-            array = np.array(column, dtype=kind)
+            out[_mask_name(name)][idx] = True
         else:
-            array = np.zeros(n, dtype=kind) if numeric else np.full(n, None, dtype=object)
-            _assign(array, idx, column, not numeric)
-        out[name] = array
-        out[mask_name] = next(masks)
+            kind = type(first)
+            dtype = kind if kind in _NUMERIC or issubclass(kind, np.number) else object
+            fresh.setdefault(dtype, []).append((name, column))
+    if not fresh:
+        return
+    masks = np.ones((len(names), n), dtype=bool) if everyone else np.zeros((len(names), n), dtype=bool)
+    if not everyone:
+        masks[:, idx] = True
+    masks = iter(masks)  # one block, one independent row per key
+    for dtype, named in fresh.items():
+        cols = [column for _, column in named]
+        if everyone and (dtype is not object or all(set(map(type, c)) == _STR for c in cols)):
+            block = np.array(cols, dtype=dtype)  # strings stay whole cells
+        else:
+            block = np.zeros((len(cols), n), dtype=dtype) if dtype is not object else np.empty((len(cols), n), object)
+            if dtype is not object or all(set(map(type, c)) == _STR for c in cols):
+                block[:, idx] = cols
+            else:  # lists, tuples, …: one cell each
+                for row, column in zip(block, cols):
+                    _assign(row, idx, column, True)
+        for (name, _), row in zip(named, block):
+            out[name] = row
+            out[_mask_name(name)] = next(masks)
+
+
+def _mask_name(name: str) -> str:
+    return _MASK_NAMES.get(name) or _MASK_NAMES.setdefault(name, "_" + name)
 
 
 def _assign(array: np.ndarray, idx: list, column: Sequence, is_object: bool) -> None:

@@ -18,6 +18,7 @@ from .turn import PendingTurn, search_observation
 FORMAT_SCORE = 0.2  # Search-R1's score for a well-formed trajectory with a wrong answer
 MALFORMED_SCORE = 0.1  # ... and for one with an answer but some invalid turn
 _NO_SCORES = {"f1": 0.0, "em": 0.0, "cover_em": 0.0}
+_RESET_OPTIONS = frozenset(("example", "noise_probability", "curriculum_step", "total_steps"))
 
 
 class ZeroSearchEnv(gym.Env):
@@ -151,8 +152,8 @@ class ZeroSearchEnv(gym.Env):
     # -- gymnasium API ----------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        options = dict(options or {})
-        unknown = set(options) - {"example", "noise_probability", "curriculum_step", "total_steps"}
+        options = options or {}
+        unknown = options.keys() - _RESET_OPTIONS
         if unknown:
             raise ValueError(f"unknown reset options {sorted(unknown)}; expected example, noise_probability, "
                              "curriculum_step, total_steps")
@@ -194,10 +195,11 @@ class ZeroSearchEnv(gym.Env):
         parsed = protocol.parse_action(action)
         turn, request, noisy = self._turn + 1, None, False
         if parsed.kind == "search" and turn <= self.max_turns:
-            noisy = bool(self.np_random.random() < self._p)
+            bits = self.np_random.bit_generator.random_raw()  # one 64-bit draw: the noisy coin and the seed
+            noisy = (bits >> 32) * 2.0**-32 < self._p
             request = SearchRequest(query=parsed.content, question=self._example.question,
-                                    answers=tuple(self._example.golden_answers), useful=not noisy, top_k=self.top_k,
-                                    seed=int(self.np_random.integers(2**31)))
+                                    answers=self._example.golden_answers, useful=not noisy, top_k=self.top_k,
+                                    seed=bits & 0x7FFFFFFF)
         if self.render_mode == "ansi":
             self._transcript.append(action if isinstance(action, str) else repr(action))
         info = {"action": parsed.kind, "query": parsed.content if request is not None else "", "noisy": noisy,
@@ -246,7 +248,7 @@ class ZeroSearchEnv(gym.Env):
     # -- helpers ----------------------------------------------------------------------------------------------
     def _pick_example(self, choice: Any) -> QAExample:
         if choice is None:
-            return self.examples[int(self.np_random.integers(len(self.examples)))]
+            return self.examples[self.np_random.bit_generator.random_raw() % len(self.examples)]
         if isinstance(choice, QAExample):
             return choice
         if isinstance(choice, (int, np.integer)) and 0 <= choice < len(self.examples):

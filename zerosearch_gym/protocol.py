@@ -85,11 +85,18 @@ def _first_action(text: str) -> tuple[str, str] | None:
     That match opens at the first ``<search>`` / ``<answer>`` that has a closing tag of its kind somewhere after
     it, and ends at the first such closing tag. The regex itself is quadratic on a turn of unclosed tags.
     """
+    opening = _OPEN_RE.search(text)
+    if opening is None:
+        return None
+    kind, start = opening.group(1), opening.end()
+    close = text.find(_CLOSE[kind], start)
+    if close >= 0:  # the common case: the first tag is closed
+        return kind, text[start:close]
     last_close = {"search": text.rfind("</search>"), "answer": text.rfind("</answer>")}
     if last_close["search"] < 0 and last_close["answer"] < 0:
         return None
     beyond = max(last_close.values())
-    for opening in _OPEN_RE.finditer(text):
+    for opening in _OPEN_RE.finditer(text, start):
         kind, start = opening.group(1), opening.end()
         if last_close[kind] >= start:
             return kind, text[start:text.find(_CLOSE[kind], start)]

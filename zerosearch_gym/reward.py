@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections import Counter
+from functools import lru_cache
 from typing import Iterable, Union
 
 Golds = Union[str, Iterable[str]]
@@ -31,7 +31,15 @@ def _golds(golds: Golds) -> list[str]:
 
 
 def _f1_normalized(pred_tokens: list[str], gold_tokens: list[str]) -> float:
-    common = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
+    counts: dict[str, int] = {}
+    for token in gold_tokens:
+        counts[token] = counts.get(token, 0) + 1
+    common = 0  # size of the multiset intersection
+    for token in pred_tokens:
+        left = counts.get(token)
+        if left:
+            common += 1
+            counts[token] = left - 1
     if common == 0:
         return 0.0
     precision = common / len(pred_tokens)
@@ -93,8 +101,18 @@ def answer_in_text(text: str, golds: Golds) -> bool:
     >>> answer_in_text("The capital is PARIS, France.", ["paris"]), answer_in_text("Parisian cafés", "Paris")
     (True, False)
     """
+    normalized = normalized_golds(golds if isinstance(golds, tuple) else tuple(_golds(golds)))
+    stripped = text.lower().translate(_PUNCT)  # every gold word must be in here: a cheap first check
+    if not any(all(word in stripped for word in gold.split()) for gold in normalized):
+        return False
     haystack = f" {normalize_answer(text)} "
-    return any(gold and f" {gold} " in haystack for gold in map(normalize_answer, _golds(golds)))
+    return any(f" {gold} " in haystack for gold in normalized)
+
+
+@lru_cache(maxsize=4096)
+def normalized_golds(golds: tuple[str, ...]) -> tuple[str, ...]:
+    """The non-empty normalized forms of ``golds`` (cached: an episode's golds are checked at every search)."""
+    return tuple(g for g in map(normalize_answer, golds) if g)
 
 
 REDACTED = "[redacted]"

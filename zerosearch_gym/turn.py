@@ -22,7 +22,7 @@ from .protocol import Action, information_observation
 from .reward import answer_in_text, redact_answer
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PendingTurn:
     """A parsed turn waiting for its search result: what ``begin_step`` returns and ``finish_step`` takes.
 

@@ -7,7 +7,6 @@ Every policy works on a batch of :class:`Episode` records: ``begin(episodes, bac
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,7 +74,7 @@ def resolve_policy(spec: str) -> tuple[str, str]:
     """``(kind, location)`` for ``--policy``, checked without loading anything.
 
     kind: "scripted", a baseline, "tiny" (a random test model), "hf" (an HF folder or hub id) or
-    "checkpoint" (a training run's ``checkpoint/model.pt``; location is the run folder)."""
+    "checkpoint" (a training run with ``checkpoint/`` but no exported folder; location is the run folder)."""
     if spec in KINDS:
         return spec, ""
     if spec.startswith("tiny:"):
@@ -85,10 +84,10 @@ def resolve_policy(spec: str) -> tuple[str, str]:
         for candidate in (path, path / "final", path / "export", *_checkpoint_dirs(path)):
             if (candidate / "config.json").is_file():
                 return "hf", str(candidate)
-        if (path / "checkpoint" / "model.pt").is_file() and (path / "checkpoint" / "state.json").is_file():
+        if (path / "checkpoint" / "state.json").is_file() or (path / ".checkpoint-old" / "state.json").is_file():
             return "checkpoint", str(path)
         raise ValueError(f"expected --policy {spec!r} to be a model folder (config.json), a training run folder "
-                         "(final/, export/ or checkpoint*/ holding one, or checkpoint/model.pt), a hub id, or one "
+                         "(final/, export/ or checkpoint*/ holding one, or a checkpoint/), a hub id, or one "
                          f"of {', '.join(KINDS)}; got a folder with neither")
     if path.exists() or spec.startswith((".", "/", "~")) or spec.count("/") != 1:
         raise ValueError(f"expected --policy to be one of {', '.join(KINDS)}, a model or run folder, or a hub id "
@@ -104,8 +103,6 @@ def _checkpoint_dirs(run: Path) -> list[Path]:
 
 def load_model_policy(kind: str, location: str, device: str = "cpu"):
     """An ``agents.train.policy.Policy`` for a resolved spec (``kind`` tiny / hf / checkpoint)."""
-    import torch
-
     from agents.train.policy import Policy
 
     if kind == "tiny":
@@ -113,13 +110,14 @@ def load_model_policy(kind: str, location: str, device: str = "cpu"):
 
         model, tokenizer = tiny_model(location)
         return Policy(model.to(device), tokenizer)
-    if kind == "checkpoint":
-        state = json.loads((Path(location) / "checkpoint" / "state.json").read_text())
-        base = state.get("config", {}).get("model", "")
-        policy = load_model_policy(*(("tiny", base[5:]) if base.startswith("tiny:") else ("hf", base)), device)
-        weights = torch.load(Path(location) / "checkpoint" / "model.pt", map_location=device, weights_only=True)
-        policy.load_state_dict({k: v for k, v in weights.items() if not k.startswith("value_head.")})
-        return policy
+    if kind == "checkpoint":  # a run without an exported folder: export its checkpoint, then load that
+        import tempfile
+
+        from agents.train.export import export_run
+
+        with tempfile.TemporaryDirectory(prefix="zerosearch-eval-") as folder:
+            export_run(location, folder, device=device)
+            return load_model_policy("hf", folder, device)
     try:
         return Policy.load(location, device=device)
     except (OSError, ValueError) as err:
