@@ -14,7 +14,8 @@ from fake_servers import FakeServer
 
 from zerosearch_gym import ZeroSearchVectorEnv
 
-STEPS, N, WARMUP = int(os.environ.get("ZS_SOAK_STEPS", 10_000)), 4, 1_000  # fewer steps: a quicker look
+STEPS = int(os.environ.get("ZS_SOAK_STEPS", 10_000))  # fewer steps: a quicker look
+N, WARMUP = 4, min(1_000, STEPS // 10)
 
 
 def rss_mb() -> float:
