@@ -11,8 +11,8 @@ consumed per second of wall time, resets included.
 - GEM 0.1.0: ``ToolEnvWrapper(QaEnv, [SearchTool])`` with ``SearchTool._search`` answering from memory through
   GEM's own passage formatting; N > 1 through GEM's ``SyncVectorEnv`` (its default same-step autoreset).
 - SkyRL-gym 0.4.0: ``SearchEnv`` with its HTTP call replaced by an in-memory response (its JSON formatting
-  kept); N > 1 is a loop over N envs (SkyRL-gym has no vector env). An env is reused across episodes (its
-  turn counter and chat history cleared), which is cheaper than SkyRL's one env per trajectory.
+  kept); one env per episode (SkyRL-gym envs have no reset: ``init``, ``step``…, ``close``, as its trainer
+  uses them); N > 1 is a loop over N envs (SkyRL-gym has no vector env).
 """
 import argparse
 import importlib.util
@@ -127,18 +127,19 @@ def skyrl(n: int):
     response = {"result": [[{"document": {"contents": doc}} for doc in DOCS]]}
     search_module.call_search_api = lambda *args, **kwargs: (response, None)
     config = SearchEnvConfig(log_requests=False, topk=3)
-    envs = [SearchEnv(config, extras={"reward_spec": {"ground_truth": {"target": ["answer 7"]}}, "max_turns": 3})
-            for _ in range(n)]
+    extras = {"reward_spec": {"ground_truth": {"target": ["answer 7"]}}, "max_turns": 3}
     prompts = [[{"role": "user", "content": f"Question number {i}?"}] for i in range(n)]
 
     def run(episodes: int) -> None:
         for _ in range(episodes):
-            for env, prompt in zip(envs, prompts):  # a new episode: what SkyRL's env.init starts from
-                env.turns, env.chat_history = 0, []
+            envs = [SearchEnv(config, extras=extras) for _ in range(n)]  # SkyRL: one env per trajectory
+            for env, prompt in zip(envs, prompts):
                 env.init(prompt)
             for turn in TURNS:
                 for env in envs:
                     env.step(turn)
+            for env in envs:
+                env.close()
 
     return run
 
