@@ -42,20 +42,24 @@ class Instant:
         return [DOCS[: r.top_k] for r in requests]
 
 
+def single_runner(env):
+    """``run(episodes)`` for one env with Gymnasium's ``reset`` / ``step``: the turns, then a reset."""
+    env.reset(seed=0)
+
+    def run(episodes: int) -> None:
+        for _ in range(episodes):
+            for turn in TURNS:
+                env.step(turn)
+            env.reset()
+
+    return run
+
+
 # -- ours ---------------------------------------------------------------------------------------------------
 def ours(n: int, lean: bool = False):
     """A function ``run(episodes)`` that plays that many episodes per env."""
     if n == 1 and not lean:
-        env = ZeroSearchEnv(backend=Instant(), dataset=EXAMPLES, top_k=3)
-        env.reset(seed=0)
-
-        def run_single(episodes: int) -> None:
-            for _ in range(episodes):
-                for turn in TURNS:
-                    env.step(turn)
-                env.reset()
-
-        return run_single
+        return single_runner(ZeroSearchEnv(backend=Instant(), dataset=EXAMPLES, top_k=3))
     envs = ZeroSearchVectorEnv(num_envs=n, backend=Instant(), dataset=EXAMPLES, top_k=3,
                                **({"info_keys": LEAN_KEYS} if lean else {}))
     envs.reset(seed=0)
@@ -94,16 +98,7 @@ def gem(n: int):
         return ToolEnvWrapper(QaEnv(dataset=data), tools=[InstantSearchTool(topk=3)], max_tool_uses=2)
 
     if n == 1:
-        env = make()
-        env.reset(seed=0)
-
-        def run_single(episodes: int) -> None:
-            for _ in range(episodes):
-                for turn in TURNS:
-                    env.step(turn)
-                env.reset()
-
-        return run_single
+        return single_runner(make())
     envs = SyncVectorEnv(env_ids=["qa"] * n, env_fns=[make] * n)
     envs.reset(seed=0)
     batches = [[turn] * n for turn in TURNS]
