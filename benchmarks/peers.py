@@ -4,15 +4,15 @@ Run: ``python benchmarks/peers.py [--reps 9] [--steps 6000]`` (needs ``pip insta
 Same work for everyone: instant in-process search backends returning the same 3 documents, identical actions
 (``search, search, answer`` per episode), N = 1, 16 and 256 envs. Runs are interleaved (each repetition runs
 every library at every N once) and the table shows medians. The figure is env-steps per second: policy turns
-consumed per second of wall time, resets included.
+consumed per second of the process's CPU time (one core), resets included.
 
 - ours: ``ZeroSearchEnv`` (N = 1) and ``ZeroSearchVectorEnv.step`` with next-step autoreset (N > 1), plus the
   vector env with ``info_keys`` limited to what a trainer reads (``lean``).
 - GEM 0.1.0: ``ToolEnvWrapper(QaEnv, [SearchTool])`` with ``SearchTool._search`` answering from memory through
   GEM's own passage formatting; N > 1 through GEM's ``SyncVectorEnv`` (its default same-step autoreset).
 - SkyRL-gym 0.4.0: ``SearchEnv`` with its HTTP call replaced by an in-memory response (its JSON formatting
-  kept); N > 1 is a loop over N envs (SkyRL-gym has no vector env). An env is reused across episodes (its
-  turn counter and chat history cleared), which is cheaper than SkyRL's one env per trajectory.
+  kept); one env per episode (SkyRL-gym envs have no reset: ``init``, ``step``…, ``close``, as its trainer
+  uses them); N > 1 is a loop over N envs (SkyRL-gym has no vector env).
 """
 import argparse
 import importlib.util
@@ -42,20 +42,24 @@ class Instant:
         return [DOCS[: r.top_k] for r in requests]
 
 
+def single_runner(env):
+    """``run(episodes)`` for one env with Gymnasium's ``reset`` / ``step``: the turns, then a reset."""
+    env.reset(seed=0)
+
+    def run(episodes: int) -> None:
+        for _ in range(episodes):
+            for turn in TURNS:
+                env.step(turn)
+            env.reset()
+
+    return run
+
+
 # -- ours ---------------------------------------------------------------------------------------------------
 def ours(n: int, lean: bool = False):
     """A function ``run(episodes)`` that plays that many episodes per env."""
     if n == 1 and not lean:
-        env = ZeroSearchEnv(backend=Instant(), dataset=EXAMPLES, top_k=3)
-        env.reset(seed=0)
-
-        def run_single(episodes: int) -> None:
-            for _ in range(episodes):
-                for turn in TURNS:
-                    env.step(turn)
-                env.reset()
-
-        return run_single
+        return single_runner(ZeroSearchEnv(backend=Instant(), dataset=EXAMPLES, top_k=3))
     envs = ZeroSearchVectorEnv(num_envs=n, backend=Instant(), dataset=EXAMPLES, top_k=3,
                                **({"info_keys": LEAN_KEYS} if lean else {}))
     envs.reset(seed=0)
@@ -94,16 +98,7 @@ def gem(n: int):
         return ToolEnvWrapper(QaEnv(dataset=data), tools=[InstantSearchTool(topk=3)], max_tool_uses=2)
 
     if n == 1:
-        env = make()
-        env.reset(seed=0)
-
-        def run_single(episodes: int) -> None:
-            for _ in range(episodes):
-                for turn in TURNS:
-                    env.step(turn)
-                env.reset()
-
-        return run_single
+        return single_runner(make())
     envs = SyncVectorEnv(env_ids=["qa"] * n, env_fns=[make] * n)
     envs.reset(seed=0)
     batches = [[turn] * n for turn in TURNS]
@@ -127,18 +122,19 @@ def skyrl(n: int):
     response = {"result": [[{"document": {"contents": doc}} for doc in DOCS]]}
     search_module.call_search_api = lambda *args, **kwargs: (response, None)
     config = SearchEnvConfig(log_requests=False, topk=3)
-    envs = [SearchEnv(config, extras={"reward_spec": {"ground_truth": {"target": ["answer 7"]}}, "max_turns": 3})
-            for _ in range(n)]
+    extras = {"reward_spec": {"ground_truth": {"target": ["answer 7"]}}, "max_turns": 3}
     prompts = [[{"role": "user", "content": f"Question number {i}?"}] for i in range(n)]
 
     def run(episodes: int) -> None:
         for _ in range(episodes):
-            for env, prompt in zip(envs, prompts):  # a new episode: what SkyRL's env.init starts from
-                env.turns, env.chat_history = 0, []
+            envs = [SearchEnv(config, extras=extras) for _ in range(n)]  # SkyRL: one env per trajectory
+            for env, prompt in zip(envs, prompts):
                 env.init(prompt)
             for turn in TURNS:
                 for env in envs:
                     env.step(turn)
+            for env in envs:
+                env.close()
 
     return run
 
@@ -149,9 +145,9 @@ RUNNERS = {"ours": ours, "ours lean": lambda n: ours(n, lean=True), "GEM": gem, 
 def measure(run, n: int, steps: int) -> float:
     """Env-steps per second of one timed call of ``run``: about ``steps`` turns in all."""
     episodes = max(1, steps // (3 * n))
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time of this process: per core, and steadier than wall time on a busy machine
     run(episodes)
-    return episodes * 3 * n / (time.perf_counter() - start)
+    return episodes * 3 * n / (time.process_time() - start)
 
 
 def table(reps: int = 9, steps: int = 6000, sizes=SIZES, names=tuple(RUNNERS)) -> dict:

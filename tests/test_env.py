@@ -185,9 +185,7 @@ def test_make_in_a_fresh_interpreter_without_torch():
         "assert 'torch' not in sys.modules, 'zerosearch_gym imported torch'\n"
         "print('ok')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
+    assert run_python(code) == "ok"
 
 
 def test_batched_step_protocol_matches_step(backend, examples):
@@ -245,9 +243,7 @@ def test_public_surface_is_declared_and_torch_free():
         "    assert word in text, word\n"
         "print('ok')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
+    assert run_python(code) == "ok"
 
 
 def test_rules_layer_does_not_import_backends():
@@ -271,3 +267,10 @@ def test_a_raised_action_cap_is_safe_on_unclosed_tags(backend, examples):
     assert info["action"] == "invalid" and not info["action_truncated"] and obs == protocol.INVALID_ACTION_MESSAGE
     obs, *_, info = env.step("<search>" * 25_000 + "q</search>")
     assert info["action"] == "search" and info["query"].endswith("<search>q") and backend.calls[-1][0].query == info["query"]
+
+
+def run_python(code: str) -> str:
+    """Run ``code`` in a fresh interpreter; its stdout (stripped), after checking it succeeded."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()

@@ -35,3 +35,20 @@ def test_exact_and_cover_match():
     assert cover_exact_match("Par", ["paris"]) == 0.0
     assert cover_exact_match("anything", ["the"]) == 0.0  # a gold that normalizes to "" never matches
     assert exact_match("x", "x") == 1.0  # a single gold string works too
+
+
+def test_normalize_answer_matches_the_squad_rule_on_random_text():
+    import random
+    import re
+    import string
+
+    def squad(text):  # the reference: lowercase, drop punctuation, drop articles, collapse whitespace
+        text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+        return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+    rng = random.Random(0)
+    pieces = ["a", "an", "the", "The", "A", " ", "\n", "\t", "x", "Paris", "-", ",", ".", "—", "é", "\x00", "1", "_",
+              "theater", "an-", "’", "ß", "İ"]
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 10)))
+        assert normalize_answer(text) == squad(text), repr(text)

@@ -7,8 +7,8 @@ The policy gets :func:`policy_prompt`; each turn it writes ``<think>…</think>`
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Sequence
+from functools import lru_cache
+from typing import NamedTuple, Sequence
 
 POLICY_TEMPLATE = (
     "Answer the given question. You must conduct reasoning inside <think> and </think> first every time you "
@@ -42,6 +42,7 @@ def normalize_question(question: str) -> str:
     return question if question.endswith("?") else question + "?"
 
 
+@lru_cache(maxsize=65536)  # a dataset's questions come back every epoch
 def policy_prompt(question: str) -> str:
     """The ZeroSearch policy prompt for ``question`` (stripped, "?" appended when missing).
 
@@ -51,8 +52,9 @@ def policy_prompt(question: str) -> str:
     return POLICY_TEMPLATE.format(question=normalize_question(question))
 
 
-@dataclass(frozen=True)
-class Action:
+class Action(NamedTuple):
+    """One parsed turn (immutable)."""
+
     kind: str  # "search", "answer" or "invalid"
     content: str = ""  # the query or the answer text, stripped
     reason: str = ""  # why an invalid turn is invalid
@@ -72,11 +74,15 @@ def parse_action(text: str) -> Action:
         return Action("invalid", reason=f"expected the action to be a str, got {type(text).__name__}")
     found = _first_action(text)
     if found is None:
-        return Action("invalid", reason="no <search>…</search> or <answer>…</answer> in the turn")
+        return _NO_TAGS
     kind, content = found[0], found[1].strip()
     if kind == "search" and not content:
-        return Action("invalid", reason="empty search query")
+        return _EMPTY_QUERY
     return Action(kind, content)
+
+
+_NO_TAGS = Action("invalid", reason="no <search>…</search> or <answer>…</answer> in the turn")
+_EMPTY_QUERY = Action("invalid", reason="empty search query")
 
 
 def _first_action(text: str) -> tuple[str, str] | None:
@@ -122,7 +128,12 @@ def cut(text: str, max_chars: int) -> tuple[str, bool]:
 
 def format_documents(documents: Sequence[str]) -> str:
     """Number the documents as ZeroSearch shows them: "Doc 1: …\\nDoc 2: …"."""
-    return "\n".join(f"Doc {i}: {doc}" for i, doc in enumerate(documents, 1))
+    if len(documents) > len(_DOC_PREFIXES):
+        return "\n".join(f"Doc {i}: {doc}" for i, doc in enumerate(documents, 1))
+    return "\n".join(map(str.__add__, _DOC_PREFIXES, documents))
+
+
+_DOC_PREFIXES = [f"Doc {i}: " for i in range(1, 101)]
 
 
 def information_observation(documents: Sequence[str], max_chars: int | None = None) -> tuple[str, bool]:

@@ -13,6 +13,7 @@ Golds = Union[str, Iterable[str]]
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
+_ARTICLE_WORDS = frozenset(("a", "an", "the"))
 
 
 def normalize_answer(text: str) -> str:
@@ -22,8 +23,10 @@ def normalize_answer(text: str) -> str:
     'eiffeltower paris'
     """
     text = text.lower().translate(_PUNCT)
-    text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
+    words = text.split()
+    if text.isascii() and "".join(words).isalnum():  # plain words: an article is a whole word
+        return " ".join([w for w in words if w not in _ARTICLE_WORDS])
+    return " ".join(_ARTICLES.sub(" ", text).split())
 
 
 def _golds(golds: Golds) -> list[str]:
@@ -88,7 +91,7 @@ def answer_scores(prediction: str, golds: Golds) -> dict[str, float]:
     pred = normalize_answer(prediction)
     pred_tokens = pred.split()
     scores = {"f1": 0.0, "em": 0.0, "cover_em": 0.0}
-    for gold in map(normalize_answer, _golds(golds)):
+    for gold in _normalized(golds if isinstance(golds, tuple) else tuple(_golds(golds))):
         scores["f1"] = max(scores["f1"], _f1_normalized(pred_tokens, gold.split()))
         scores["em"] = max(scores["em"], float(pred == gold))
         scores["cover_em"] = max(scores["cover_em"], float(bool(gold) and gold in pred))
@@ -101,23 +104,36 @@ def answer_in_text(text: str, golds: Golds) -> bool:
     >>> answer_in_text("The capital is PARIS, France.", ["paris"]), answer_in_text("Parisian cafés", "Paris")
     (True, False)
     """
-    normalized = normalized_golds(golds if isinstance(golds, tuple) else tuple(_golds(golds)))
-    stripped = text.lower().translate(_PUNCT)  # every gold word must be in here: a cheap first check
-    if not any(all(word in stripped for word in gold.split()) for gold in normalized):
-        return False
-    haystack = f" {normalize_answer(text)} "
-    return any(f" {gold} " in haystack for gold in normalized)
+    stripped = text.lower().translate(_PUNCT)  # every word of a gold answer must be in here: a cheap check
+    haystack = None
+    for gold, words in _gold_words(golds if isinstance(golds, tuple) else tuple(_golds(golds))):
+        for word in words:
+            if word not in stripped:
+                break
+        else:
+            haystack = haystack or f" {normalize_answer(text)} "
+            if f" {gold} " in haystack:
+                return True
+    return False
 
 
 @lru_cache(maxsize=4096)
+def _gold_words(golds: tuple[str, ...]) -> tuple[tuple[str, list[str]], ...]:
+    return tuple((gold, gold.split()) for gold in normalized_golds(golds))
+
+
+@lru_cache(maxsize=4096)
+def _normalized(golds: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(map(normalize_answer, golds))
+
+
 def normalized_golds(golds: tuple[str, ...]) -> tuple[str, ...]:
     """The non-empty normalized forms of ``golds`` (cached: an episode's golds are checked at every search)."""
-    return tuple(g for g in map(normalize_answer, golds) if g)
+    return tuple(g for g in _normalized(golds) if g)
 
 
 REDACTED = "[redacted]"
 _WORD = re.compile(r"\S+")
-_ARTICLE_WORDS = frozenset(("a", "an", "the"))
 
 
 def redact_answer(text: str, golds: Golds) -> str:

@@ -53,7 +53,7 @@ class ZeroSearchVectorEnv(VectorEnv):
         self.single_action_space = self.envs[0].action_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self._needs_reset = np.ones(num_envs, dtype=bool)
+        self._needs_reset = [True] * num_envs  # a Python list: cheaper than an array for per-env bookkeeping
         self._autoreset_options: list[dict | None] = [None] * num_envs  # per-episode options that autoreset keeps
         self._started = False
         if info_keys is not None and (isinstance(info_keys, str) or not all(isinstance(k, str) for k in info_keys)):
@@ -85,7 +85,10 @@ class ZeroSearchVectorEnv(VectorEnv):
     def step(self, actions: Sequence[str]):
         """Step every env; envs that ended last step are reset instead (next-step autoreset)."""
         self._check(actions)
-        return self._step(actions, active=~self._needs_reset, autoreset=self._needs_reset.copy())
+        needs = self._needs_reset
+        if not any(needs):
+            return self._step(actions, list(range(self.num_envs)), [])
+        return self._step(actions, [i for i, r in enumerate(needs) if not r], [i for i, r in enumerate(needs) if r])
 
     def step_active(self, actions: Sequence[str], active: Sequence[bool]):
         """Step only the envs with ``active[i]`` (no autoreset); the others return ``""`` and reward 0."""
@@ -93,14 +96,14 @@ class ZeroSearchVectorEnv(VectorEnv):
         active = np.asarray(active, dtype=bool)
         if active.shape != (self.num_envs,):
             raise ValueError(f"expected active to be {self.num_envs} booleans, got shape {active.shape}")
-        ended = active & self._needs_reset
-        if ended.any():
-            raise RuntimeError(f"envs {np.flatnonzero(ended).tolist()} have ended; reset them before stepping them")
-        return self._step(actions, active=active, autoreset=np.zeros(self.num_envs, dtype=bool))
+        stepped = np.flatnonzero(active).tolist()
+        ended = [i for i in stepped if self._needs_reset[i]]
+        if ended:
+            raise RuntimeError(f"envs {ended} have ended; reset them before stepping them")
+        return self._step(actions, stepped, [])
 
-    def _step(self, actions, active: np.ndarray, autoreset: np.ndarray):
-        n, envs = self.num_envs, self.envs
-        stepped, resets = np.flatnonzero(active).tolist(), np.flatnonzero(autoreset).tolist()
+    def _step(self, actions, stepped: list, resets: list):
+        n, envs, needs = self.num_envs, self.envs, self._needs_reset
         pending = [envs[i].begin_step(actions[i]) for i in stepped]
         requests = [p.request for p in pending if p.request is not None]
         results = iter(search_batch(self.backend, requests))
@@ -108,6 +111,13 @@ class ZeroSearchVectorEnv(VectorEnv):
         steps = [envs[i].finish_step(p, next(results) if p.request is not None else None)
                  for i, p in zip(stepped, pending)]
         starts = [envs[i].reset(options=self._autoreset_options[i]) for i in resets]
+        if len(steps) == n:  # everyone stepped: whole columns
+            obs, rewards, terminated, truncated, infos = zip(*steps)
+            for i in stepped:
+                needs[i] = terminated[i] or truncated[i]
+            obs, rewards = np.array(obs, dtype=object), np.array(rewards, dtype=np.float32)
+            terminated, truncated = np.array(terminated, dtype=bool), np.array(truncated, dtype=bool)
+            return obs, rewards, terminated, truncated, stack_infos(stepped, infos, n, self._add_info, self.info_keys)
         obs = np.full(n, "", dtype=object)
         rewards = np.zeros(n, dtype=np.float32)
         terminated = np.zeros(n, dtype=bool)
@@ -115,13 +125,16 @@ class ZeroSearchVectorEnv(VectorEnv):
         infos: tuple = ()
         if steps:
             obs[stepped], rewards[stepped], terminated[stepped], truncated[stepped], infos = zip(*steps)
+            for i, step in zip(stepped, steps):
+                needs[i] = step[2] or step[3]
         if starts:
             obs[resets], reset_infos = zip(*starts)
+            for i in resets:
+                needs[i] = False
             if steps:  # Gymnasium's order: env by env
                 stepped, infos = zip(*sorted(zip(stepped + resets, infos + reset_infos), key=itemgetter(0)))
             else:
                 stepped, infos = resets, reset_infos
-        self._needs_reset = (self._needs_reset & ~active & ~autoreset) | terminated | truncated
         return obs, rewards, terminated, truncated, stack_infos(stepped, infos, n, self._add_info, self.info_keys)
 
     def _check(self, actions: Sequence[str]) -> None:
