@@ -22,18 +22,19 @@ def summary(stdout: str) -> dict[str, str]:
 
 
 def test_demo_shows_rewards_marks_and_a_summary():
-    result = demo("--episodes", "4", "--backend", "bm25", "--dataset", "sample:in-wiki", "--seed", "0")
+    # BM25 is fast; 8 episodes at noise 0.5 make a rewarded episode and both marks near-certain for any seed
+    result = demo("--episodes", "8", "--backend", "bm25", "--dataset", "sample:in-wiki", "--seed", "0")
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert out.count("===== episode") == 4 and "[useful] documents requested" in out and \
+    assert out.count("===== episode") == 8 and "[useful] documents requested" in out and \
         "[noisy] documents requested" in out
     rewards = [float(r) for r in re.findall(r"----- reward (\d\.\d+)", out)]
-    assert len(rewards) == 4 and max(rewards) > 0
+    assert len(rewards) == 8 and max(rewards) > 0
     lines = summary(out)
     useful, noisy = map(int, re.search(r"(\d+) useful, (\d+) noisy", lines["searches"]).groups())
     assert useful >= 1 and noisy >= 1
-    assert f"mean reward  {sum(rewards) / 4:.3f}" in lines["mean"]
-    assert re.search(r"[1-4] with a non-zero reward", lines["episodes"])
+    assert f"mean reward  {sum(rewards) / 8:.3f}" in lines["mean"]
+    assert re.search(rf"{sum(r > 0 for r in rewards)} with a non-zero reward", lines["episodes"])
 
 
 @pytest.mark.slow
