@@ -100,6 +100,8 @@ def test_train_logs_the_held_out_evaluation(trained_run):
     assert {"val_em", "val_cover_em", "val_f1", "val_searches", "val_valid_action_rate"} <= set(step)
     assert 0.0 <= step["val_f1"] <= 1.0 and 0.0 <= step["val_valid_action_rate"] <= 1.0
     assert (trained_run / "reward.png").stat().st_size > 1000
+    episodes = (trained_run / "val" / "step1" / "episodes" / "sample_in-wiki.jsonl").read_text().splitlines()
+    assert len(episodes) == 2 and json.loads(episodes[0])["steps"]
 
 
 def test_train_refuses_a_bad_eval_dataset_before_any_model_loads(tmp_path, capsys, no_model_load, monkeypatch):

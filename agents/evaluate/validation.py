@@ -2,11 +2,14 @@
 
 ``zerosearch train --eval-every N --eval-dataset sample:in-wiki --eval-backend bm25`` evaluates the policy
 greedily on the held-out set after every N-th step (and after the last); the figures join that step's row
-of metrics.jsonl as ``val_em``, ``val_cover_em``, ``val_f1``, ``val_searches``, ``val_valid_action_rate``.
+of metrics.jsonl as ``val_em``, ``val_cover_em``, ``val_f1``, ``val_searches``, ``val_valid_action_rate``,
+and the episodes go to ``output_dir/val/step<N>/episodes/<set>.jsonl`` (``zerosearch view`` reads them).
 """
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 from .datasets import load_eval_sets
 from .harness import evaluate_policy
@@ -16,8 +19,8 @@ VAL_KEYS = ("em", "cover_em", "f1", "searches", "valid_action_rate")
 
 
 def make_validator(every: int, datasets: list[str], backend: str = "bm25", limit: int | None = 64,
-                   decoding: Decoding | None = None, total_steps: int | None = None, seed: int = 0
-                   ) -> Callable[[int, object], dict]:
+                   decoding: Decoding | None = None, total_steps: int | None = None, seed: int = 0,
+                   output_dir: str | Path | None = None) -> Callable[[int, object], dict]:
     """``validator(step, policy) -> {"val_f1": …, …}`` after every ``every``-th step (and the last), else {}.
 
     The sets load and the backend is built now, so a bad ``--eval-dataset`` or ``--eval-backend`` fails
@@ -37,7 +40,11 @@ def make_validator(every: int, datasets: list[str], backend: str = "bm25", limit
         was_training = policy.training
         policy.eval()
         try:
-            result = evaluate_policy(policy, sets, search, decoding, seed=seed, progress=False)
+            out = Path(output_dir) / "val" / f"step{done}" if output_dir is not None else None
+            if out is not None:  # a resumed run re-evaluates its step: never reuse the files of a killed one
+                shutil.rmtree(out, ignore_errors=True)
+            result = evaluate_policy(policy, sets, search, decoding, seed=seed, progress=False, output_dir=out,
+                                     identity={"step": done})
         finally:
             policy.train(was_training)
         return {f"val_{key}": result["average"][key] for key in VAL_KEYS}
@@ -54,4 +61,4 @@ def validator_from_config(cfg) -> Callable[[int, object], dict] | None:
                         batch_size=max(cfg.questions_per_step * cfg.rollouts_per_question, 1))
     datasets = [d for d in cfg.eval_dataset.split(",") if d]
     return make_validator(cfg.eval_every, datasets, cfg.eval_backend, cfg.eval_limit or None, decoding,
-                          total_steps=cfg.steps, seed=cfg.seed)
+                          total_steps=cfg.steps, seed=cfg.seed, output_dir=cfg.output_dir)
