@@ -177,3 +177,20 @@ def test_a_crash_keeps_finished_sets_and_the_rerun_reuses_them(tmp_path, monkeyp
     assert calls == ["sample:in-wiki", "sample", "sample"] and set(result["sets"]) == {"sample:in-wiki", "sample"}
     evaluate_policy(policy, sets, bm25, output_dir=tmp_path, progress=False, identity={"p": "other"})
     assert calls[3:] == ["sample:in-wiki", "sample"]  # another identity: nothing reused
+
+
+@pytest.mark.slow
+def test_smollm2_rag_and_search_policy_on_bm25(bm25):
+    """The real SmolLM2-135M-Instruct: RAG answers from BM25's documents; as a search policy it plays the env."""
+    from agents.train.policy import Policy
+    from zerosearch_gym.llm.models import smollm2_path
+
+    policy = Policy.load(str(smollm2_path()))
+    sets = load_eval_sets(["sample:in-wiki"], limit=8)
+    rag = evaluate_policy(BaselineEval(policy, Decoding(max_new_tokens=24), "rag"), sets, bm25,
+                          Decoding(max_new_tokens=24), progress=False)["sets"]["sample:in-wiki"]
+    assert rag["n"] == 8 and rag["searches"] == 1.0 and rag["valid_action_rate"] == 1.0 and rag["tokens"] > 0
+    assert rag["truncated"] == 0.0  # every episode ends with a scored answer
+    search = evaluate_policy(policy, sets, bm25, Decoding(max_new_tokens=48, max_turns=1),
+                             progress=False)["sets"]["sample:in-wiki"]
+    assert search["n"] == 8 and search["tokens"] > 0 and 0.0 <= search["valid_action_rate"] <= 1.0

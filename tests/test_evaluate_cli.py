@@ -85,14 +85,32 @@ def test_ask_prints_the_whole_transcript(capsys):
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    """A real one-step tiny training run (warm start + one GRPO step), exported to run/final."""
-    from agents.train.config import parse_config
-    from agents.train.loop import train
-
+    """A real one-step tiny training run (warm start + one GRPO step) with a held-out evaluation after the
+    step, exported to run/final; through ``zerosearch train``."""
     run = tmp_path_factory.mktemp("train") / "run"
-    train(parse_config(["--preset", "tiny", "--model", "tiny:llama", "--steps", "1", "--warmstart-steps", "1",
-                        "--max-new-tokens", "4", "--export", "true", "--output-dir", str(run)]), log=lambda m: None)
+    assert main(["train", "--preset", "tiny", "--model", "tiny:llama", "--steps", "1", "--warmstart-steps", "1",
+                 "--max-new-tokens", "4", "--export", "true", "--plot", "true", "--eval-every", "1",
+                 "--eval-limit", "2", "--eval-dataset", "sample:in-wiki,sample", "--output-dir", str(run)]) == 0
     return run
+
+
+def test_train_logs_the_held_out_evaluation(trained_run):
+    rows = [json.loads(line) for line in (trained_run / "metrics.jsonl").read_text().splitlines()]
+    step = [r for r in rows if "step" in r][-1]
+    assert {"val_em", "val_cover_em", "val_f1", "val_searches", "val_valid_action_rate"} <= set(step)
+    assert 0.0 <= step["val_f1"] <= 1.0 and 0.0 <= step["val_valid_action_rate"] <= 1.0
+    assert (trained_run / "reward.png").stat().st_size > 1000
+    episodes = (trained_run / "val" / "step1" / "episodes" / "sample_in-wiki.jsonl").read_text().splitlines()
+    assert len(episodes) == 2 and json.loads(episodes[0])["steps"]
+
+
+def test_train_refuses_a_bad_eval_dataset_before_any_model_loads(tmp_path, capsys, no_model_load, monkeypatch):
+    from agents.train import build
+
+    monkeypatch.setattr(build, "build_policy", policies.load_model_policy)  # refuses, see no_model_load
+    with pytest.raises(ValueError, match="--datasets 'nope.jsonl': expected an existing dataset file"):
+        main(["train", "--preset", "tiny", "--model", "tiny:llama", "--eval-every", "1", "--eval-dataset",
+              "nope.jsonl", "--output-dir", str(tmp_path)])
 
 
 def test_a_training_run_folder_loads_its_exported_policy(trained_run, tmp_path):

@@ -79,6 +79,11 @@ class TrainConfig:
     resume: bool = arg(False, "continue from output_dir/checkpoint (model, optimizer, RNG, step, data position)")
     export: bool = arg(True, "write the final policy as a Hugging Face folder, output_dir/final")
     plot: bool = arg(True, "write reward.png at the end")
+    eval_every: int = arg(0, "held-out evaluation (greedy) after every N steps and the last; 0 = none")
+    eval_dataset: str = arg("sample:in-wiki", "held-out set(s) for --eval-every, comma-separated (zerosearch "
+                            "eval --datasets names)")
+    eval_backend: str = arg("bm25", "search backend of the held-out evaluation (the real engine)")
+    eval_limit: int = arg(32, "questions per held-out set (0 = all)")
     progress: bool = arg(True, "tqdm progress bar")
 
     def validate(self) -> TrainConfig:

@@ -198,7 +198,9 @@ def summary(cfg: TrainConfig, rows: list[dict], out: Path, export_dir: Path | No
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``zerosearch train`` and ``python -m agents.train``."""
     cfg = parse_config(argv)
-    train(cfg)
+    from agents.evaluate.validation import validator_from_config
+
+    train(cfg, extra_metrics=validator_from_config(cfg))  # a bad --eval-dataset fails before any model loads
     return 0
 
 

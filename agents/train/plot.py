@@ -27,6 +27,9 @@ def plot_metrics(metrics_path: str | Path, png_path: str | Path, title: str = "Z
     ax.plot(steps, [r["f1"] for r in rows], "s-", label="F1")
     if "valid_action_rate" in rows[0]:
         ax.plot(steps, [r["valid_action_rate"] for r in rows], ".:", label="valid action rate")
+    held_out = [(r["step"], r["val_f1"]) for r in rows if "val_f1" in r]
+    if held_out:
+        ax.plot(*zip(*held_out), "D-", label="held-out F1 (greedy)")
     ax.set_xlabel("training step")
     ax.set_ylabel("mean per episode")
     ax.set_ylim(bottom=0)
