@@ -15,7 +15,7 @@ import numpy as np
 from trl.models.utils import unwrap_model_for_generation
 
 from zerosearch_gym import ZeroSearchEnv, ZeroSearchVectorEnv, load_qa_dataset, make_backend
-from zerosearch_gym.llm.generate import generate
+from zerosearch_gym.llm import generate
 from zerosearch_gym.wrappers import STOP_STRINGS, check_stop_strings
 
 

@@ -20,12 +20,8 @@ import os
 import socket
 import time
 from typing import Any, Sequence
-from urllib.parse import parse_qsl, urlencode
 
-from .base import BackendError, Documents, SearchRequest, SearchResult, make_backend, register_backend
-
-POOL_OPTIONS = {"replicas": int, "num_gpus": float, "num_cpus": float, "max_batch": int, "timeout_s": float,
-                "address": str}
+from .base import BackendError, Documents, SearchRequest, SearchResult, make_backend
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None, connect_timeout_s: float = 5.0):
@@ -159,18 +155,8 @@ def _warn(result: SearchResult, warning: str) -> SearchResult:
     return Documents(result, f"{malformed}; {warning}" if malformed else warning, getattr(result, "cached", False))
 
 
-@register_backend("ray")
-def _from_spec(arg: str) -> RayPoolBackend:
-    inner, _, query = arg.partition("?")
-    pool, rest = {}, []
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        if key in POOL_OPTIONS:
-            try:
-                pool[key] = POOL_OPTIONS[key](value)
-            except ValueError:
-                raise ValueError(f"expected {key} to be {POOL_OPTIONS[key].__name__}, got {value!r}") from None
-        else:
-            rest.append((key, value))
-    if not inner:
+def from_spec(arg: str, **pool) -> RayPoolBackend:
+    """``ray:INNER_SPEC[?replicas=N&…]``: the pool options are typed by the registry; the rest stay with INNER."""
+    if not arg.partition("?")[0]:
         raise ValueError(f"expected 'ray:<inner spec>[?replicas=N]' (e.g. ray:hf:MODEL?replicas=2), got 'ray:{arg}'")
-    return RayPoolBackend(inner + ("?" + urlencode(rest) if rest else ""), **pool)
+    return RayPoolBackend(arg, **pool)
