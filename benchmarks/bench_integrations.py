@@ -107,34 +107,34 @@ def test_rllib_sample_throughput(env_runners):
           + (f" ({rate / base:.2f}x one runner)" if base and env_runners > 1 else ""))
 
 
-@pytest.mark.parametrize("replicas", [1, 2])
-def test_ray_backend_replicas(replicas, tmp_path_factory):
+def test_ray_backend_one_vs_two_replicas(tmp_path):
+    """Both pools live at once and are timed alternately, so machine load hits both alike."""
     pytest.importorskip("ray")
     import ray
 
     from zerosearch_gym.backends.ray_pool import RayPoolBackend, init_ray
     from zerosearch_gym.llm import tiny_model
 
-    folder = tmp_path_factory.getbasetemp() / "tiny-simulator"
-    if not (folder / "config.json").exists():
-        model, tok = tiny_model()
-        model.save_pretrained(folder)
-        tok.save_pretrained(folder)
+    model, tok = tiny_model()
+    model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
     init_ray(num_cpus=2)
-    pool = RayPoolBackend(f"hf:{folder}?max_new_tokens=48&device=cpu", replicas=replicas, num_cpus=1)
+    spec = f"hf:{tmp_path}?max_new_tokens=48&device=cpu"
+    pools = {n: RayPoolBackend(spec, replicas=n, num_cpus=0.5) for n in (1, 2)}
     batch = [SearchRequest(f"query {i}", f"question {i}", ("a",), True, seed=i) for i in range(16)]
+    best = {1: float("inf"), 2: float("inf")}
     try:
-        pool.search(batch)  # warm up
-        times = []
+        for pool in pools.values():
+            pool.search(batch)  # warm up
         for _ in range(3):
-            start = time.perf_counter()
-            pool.search(batch)
-            times.append(time.perf_counter() - start)
+            for n, pool in pools.items():
+                start = time.perf_counter()
+                pool.search(batch)
+                best[n] = min(best[n], time.perf_counter() - start)
     finally:
-        pool.close()
+        for pool in pools.values():
+            pool.close()
         ray.shutdown()
-    rate = len(batch) / min(times)
-    RESULTS["ray", replicas] = rate
-    base = RESULTS.get(("ray", 1))
-    print(f"\nray: backend, {replicas} replica(s) of a tiny hf simulator: {rate:,.1f} searches/s"
-          + (f" ({rate / base:.2f}x one replica, ideal 2x)" if base and replicas > 1 else ""))
+    rate = {n: len(batch) / t for n, t in best.items()}
+    print(f"\nray: backend, tiny hf simulator, 16 searches per batch: 1 replica {rate[1]:,.2f} searches/s, "
+          f"2 replicas {rate[2]:,.2f} searches/s ({rate[2] / rate[1]:.2f}x, ideal 2x)")

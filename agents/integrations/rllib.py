@@ -128,7 +128,8 @@ class CausalLMModule(TorchRLModule, ValueFunctionAPI):
         obs = batch[Columns.OBS]
         ids, mask = obs["ids"].long(), obs["mask"].long()
         positions = (mask.cumsum(-1) - 1).clamp(min=0)  # left padding
-        out = self.lm(input_ids=ids, attention_mask=mask, position_ids=positions, output_hidden_states=True)
+        out = self.lm(input_ids=ids, attention_mask=mask, position_ids=positions, output_hidden_states=True,
+                      logits_to_keep=1)  # only the newest position's logits are needed
         return out.logits[:, -1, : self.vocab].float(), out.hidden_states[-1][:, -1, :]
 
     def _sample(self, batch, greedy: bool) -> dict:
