@@ -46,8 +46,8 @@ def export_run(run_dir: str | Path, out_dir: str | Path, device: str = "cpu") ->
                                 f"{run_dir}, got none; pass the --output-dir of a zerosearch train run")
     saved = json.loads(state_path.read_text())["config"]
     known = {f.name for f in dataclasses.fields(TrainConfig)}
-    cfg = dataclasses.replace(TrainConfig(), **{k: v for k, v in saved.items() if k in known},
-                              device=device, rollout_engine="fastgen", resume=True)
+    cfg = dataclasses.replace(TrainConfig(), **{**{k: v for k, v in saved.items() if k in known},
+                                                "device": device, "rollout_engine": "fastgen", "resume": True})
     policy = build.build_policy(cfg, torch.device(device))
     critic = build.build_critic(cfg, torch.device(device), policy.tokenizer)
     build.redo_warm_start(policy, cfg, run_dir)

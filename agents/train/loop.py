@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import resource
 import time
 from pathlib import Path
@@ -70,6 +71,8 @@ def train(cfg: TrainConfig, log=_log, backend=None, extra_metrics=None) -> list[
         recover_checkpoint(out)  # a kill between the two renames of a save leaves .checkpoint-old
     state = verify_checkpoint(out, config) if cfg.resume else None
     device = build.pick_device(cfg)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     policy = build.build_policy(cfg, device)
     critic = build.build_critic(cfg, device, policy.tokenizer)

@@ -12,7 +12,7 @@ def read_metrics(path: str | Path) -> list[dict]:
 
 
 def plot_metrics(metrics_path: str | Path, png_path: str | Path, title: str = "ZeroSearch training") -> Path:
-    """Write a PNG of reward / F1 (left axis) and noise p (right axis) per training step."""
+    """Write a PNG: reward / F1 / valid-action rate with the noise p (top), training health (bottom)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -22,7 +22,7 @@ def plot_metrics(metrics_path: str | Path, png_path: str | Path, title: str = "Z
     if not rows:
         raise ValueError(f"expected training rows in {metrics_path}, got none")
     steps = [r["step"] for r in rows]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, (ax, low) = plt.subplots(2, 1, figsize=(7, 6.5), sharex=True)
     ax.plot(steps, [r["reward"] for r in rows], "o-", label="reward")
     ax.plot(steps, [r["f1"] for r in rows], "s-", label="F1")
     if "valid_action_rate" in rows[0]:
@@ -30,7 +30,6 @@ def plot_metrics(metrics_path: str | Path, png_path: str | Path, title: str = "Z
     held_out = [(r["step"], r["val_f1"]) for r in rows if "val_f1" in r]
     if held_out:
         ax.plot(*zip(*held_out), "D-", label="held-out F1 (greedy)")
-    ax.set_xlabel("training step")
     ax.set_ylabel("mean per episode")
     ax.set_ylim(bottom=0)
     right = ax.twinx()
@@ -41,6 +40,18 @@ def plot_metrics(metrics_path: str | Path, png_path: str | Path, title: str = "Z
     more = right.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], loc="upper left", fontsize=8)
     ax.set_title(title)
+    for key, style in (("entropy", "o-"), ("kl_ref", "x-"), ("searches", "^-"), ("zero_adv_groups", "v:")):
+        if any(key in r for r in rows):
+            low.plot([r["step"] for r in rows if key in r], [r[key] for r in rows if key in r], style, label=key)
+    low.set_xlabel("training step")
+    low.set_ylabel("training health")
+    low.set_yscale("symlog", linthresh=0.01)
+    if any("response_tokens" in r for r in rows):
+        length = low.twinx()
+        length.plot(steps, [r.get("response_tokens", 0) for r in rows], "--", color="gray", label="response tokens")
+        length.set_ylabel("tokens per episode")
+        length.legend(loc="upper right", fontsize=8)
+    low.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(png_path, dpi=100)
     plt.close(fig)

@@ -10,7 +10,43 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+import numpy as np
+
 from zerosearch_gym.llm import Generation, import_vllm
+
+
+def request_params(n: int, *, max_new_tokens: int, temperature: float = 1.0, top_p: float = 1.0,
+                   stop_strings: Sequence[str] = (), seed: int | None = None) -> list[dict]:
+    """``SamplingParams`` keyword arguments for ``n`` prompts, one dict per request.
+
+    Each request gets its own seed, drawn from ``SeedSequence(seed)`` (one ``SamplingParams(seed=s)`` for a
+    batch would make the G samples of a GRPO group identical); ``seed=None`` leaves vLLM's sampling random.
+    The sampler's log-prob of every sampled token is always requested (``logprobs=0``), for the trainer's
+    importance-sampling correction.
+
+    >>> [p["seed"] for p in request_params(3, max_new_tokens=8, seed=1)] == [p["seed"] for p in
+    ...  request_params(3, max_new_tokens=8, seed=1)]
+    True
+    """
+    seeds = ([int(c.generate_state(1)[0]) for c in np.random.SeedSequence(seed).spawn(n)] if seed is not None
+             else [None] * n)
+    return [dict(n=1, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, seed=s,
+                 stop=list(stop_strings) or None, include_stop_str_in_output=True, logprobs=0,
+                 skip_special_tokens=True) for s in seeds]
+
+
+def hf_weights(model) -> list[tuple[str, "object"]]:
+    """(HF name, tensor) pairs of a policy's weights; a peft LoRA model is merged first (copies taken,
+    then unmerged), so vLLM receives plain base-model names."""
+    if not hasattr(model, "merge_adapter"):
+        return [(name, tensor.detach()) for name, tensor in model.state_dict().items()]
+    model.merge_adapter()
+    try:
+        state = model.get_base_model().state_dict()
+        return [(name.replace(".base_layer", ""), tensor.detach().clone()) for name, tensor in state.items()
+                if "lora_" not in name]
+    finally:
+        model.unmerge_adapter()
 
 
 class VLLMPolicyEngine:
@@ -32,10 +68,10 @@ class VLLMPolicyEngine:
     def generate(self, prompts: list[list[int]], *, max_new_tokens: int, temperature: float = 1.0,
                  top_p: float = 1.0, stop_strings: Sequence[str] = (), seed: int | None = None,
                  return_logprobs: bool = False) -> list[Generation]:
-        """Continue each token-id prompt; same arguments and results as ``fastgen.generate``."""
-        params = self._sampling(n=1, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens,
-                                stop=list(stop_strings) or None, include_stop_str_in_output=True, seed=seed,
-                                logprobs=0 if return_logprobs else None, skip_special_tokens=True)
+        """Continue each token-id prompt; same arguments and results as ``zerosearch_gym.llm.generate``."""
+        params = [self._sampling(**kw) for kw in request_params(
+            len(prompts), max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
+            stop_strings=stop_strings, seed=seed)]
         outputs = self.llm.generate([{"prompt_token_ids": list(p)} for p in prompts], params, use_tqdm=False)
         return [self._to_generation(out.outputs[0], return_logprobs) for out in outputs]
 
@@ -46,7 +82,7 @@ class VLLMPolicyEngine:
         else:  # vLLM says "stop" for both; stop_reason is the matched string (or a stop token id) or None at EOS
             reason = "stop" if isinstance(completion.stop_reason, str) else "eos"
         lps = None
-        if return_logprobs:
+        if return_logprobs and completion.logprobs is not None:
             lps = [float(step[t].logprob) for t, step in zip(ids, completion.logprobs)]
         return Generation(ids, lps, self.tokenizer.decode(ids, skip_special_tokens=True), reason)
 
@@ -55,7 +91,7 @@ class VLLMPolicyEngine:
 
         vLLM models load HF parameter names directly (``model.load_weights(iterable of (name, tensor))``).
         """
-        weights = [(name, tensor.detach()) for name, tensor in model.state_dict().items()]
+        weights = hf_weights(model)
         target = self._vllm_model()
         if target is not None:
             target.load_weights(weights)

@@ -1,0 +1,99 @@
+"""Lean runs: LoRA policies whose reference is the base with adapters off, no reference copy on disk when
+it equals the starting weights, safetensors checkpoints, --keep-checkpoints, and the exported HF folder."""
+import dataclasses
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from test_train import DOCS, Killed, _tiny_cfg
+from test_train_resume import assert_same_run
+
+from agents.train import build
+from agents.train.loop import train
+from zerosearch_gym.backends.retrieval import BM25Backend
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return BM25Backend.from_documents(DOCS)
+
+
+def _scores(scorer, ids):
+    mask = torch.zeros_like(ids)
+    mask[:, 5:] = 1
+    with torch.no_grad():
+        return scorer.score(ids, torch.ones_like(ids), mask)[0]
+
+
+def test_lora_reference_is_the_base_with_adapters_off_not_a_copy():
+    cfg = dataclasses.replace(_tiny_cfg("unused"), lora_rank=4)
+    policy = build.build_policy(cfg, CPU)
+    base, _ = __import__("zerosearch_gym.llm.models", fromlist=["tiny_model"]).tiny_model("llama", seed=cfg.seed)
+    with torch.no_grad():
+        for name, p in policy.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.2)  # the adapters now change the policy
+    ref = build.build_reference(cfg, policy, None)
+    ids = torch.randint(0, 5000, (2, 12), generator=torch.Generator().manual_seed(0))
+    plain = build.Policy(base, policy.tokenizer)
+    assert torch.allclose(_scores(ref, ids), _scores(plain, ids), atol=1e-6)
+    assert not torch.allclose(_scores(policy, ids), _scores(plain, ids), atol=1e-3)
+    assert ref.policy is policy and not isinstance(ref, torch.nn.Module)  # no second set of weights
+    assert all("lora_" in n or n.startswith("value_head") for n in policy.trainable_state())
+
+
+def test_lora_run_stores_only_adapters_resumes_exactly_and_exports_a_loadable_hf_folder(tmp_path, backend):
+    from transformers import AutoModelForCausalLM
+
+    from agents.train.checkpoint import load_checkpoint
+    from agents.train.export import export_run
+
+    kw = {"lora_rank": 4, "warmstart_steps": 1, "export": True, "lr": 1e-2}
+    train(_tiny_cfg(tmp_path / "a", **kw), backend=backend, log=lambda m: None)
+
+    def kill_in_step_3(message):
+        if message.startswith("step 3/"):
+            raise Killed
+
+    with pytest.raises(Killed):
+        train(_tiny_cfg(tmp_path / "b", **kw), backend=backend, log=kill_in_step_3)
+    train(_tiny_cfg(tmp_path / "b", resume=True, **kw), backend=backend, log=lambda m: None)
+    assert_same_run(tmp_path / "a", tmp_path / "b")
+    run = tmp_path / "a"
+    assert not (run / "reference.safetensors").exists()  # the reference is the base with adapters off
+    saved = load_file(run / "checkpoint/model.safetensors")
+    assert saved and all("lora_" in k for k in saved)
+    assert (run / "warmstart.safetensors").stat().st_size < 2_000_000
+    # the exported folder loads with transformers and computes the trained policy's logits
+    cfg = _tiny_cfg(run, resume=True, **kw)
+    policy = build.build_policy(cfg, CPU)
+    build.redo_warm_start(policy, cfg, run)
+    trained = torch.nn.ModuleDict({"policy": policy})
+    load_checkpoint(run, trained, build.make_optimizer(cfg, policy, None), dataclasses.asdict(cfg))
+    ids = torch.randint(0, 5000, (2, 16), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        want = policy.model(input_ids=ids).logits
+    for folder in (run / "final", export_run(run, tmp_path / "exported")):
+        model = AutoModelForCausalLM.from_pretrained(folder)
+        with torch.no_grad():
+            assert torch.allclose(model(input_ids=ids).logits, want, atol=1e-4)
+        assert (folder / "generation_config.json").is_file() and (folder / "tokenizer.json").is_file()
+        assert json.loads((folder / "generation_config.json").read_text())["top_p"] == cfg.top_p
+
+
+def test_full_finetune_keeps_no_reference_copy_and_only_k_checkpoints(tmp_path, backend):
+    train(_tiny_cfg(tmp_path, keep_checkpoints=2), backend=backend, log=lambda m: None)
+    assert not list(tmp_path.glob("reference*"))  # the reference is the model id, rebuilt on resume
+    assert sorted(p.name for p in tmp_path.glob("checkpoint*")) == ["checkpoint", "checkpoint-step000002"]
+    assert {p.name for p in (tmp_path / "checkpoint").iterdir()} == {
+        "model.safetensors", "optimizer.safetensors", "state.json", "manifest.json"}
+
+
+def test_export_of_a_folder_that_is_not_a_run_is_a_clear_error(tmp_path):
+    from agents.train.export import main
+
+    with pytest.raises(FileNotFoundError, match="expected a training run folder"):
+        main([str(tmp_path), str(tmp_path / "out")])
