@@ -33,6 +33,17 @@ def local_ray():
     ray.shutdown()
 
 
+def wait_dead(actor, timeout_s=60):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            ray.get(actor.pid.remote(), timeout=timeout_s)
+        except ray.exceptions.RayError:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the killed actor still answers")
+
+
 def requests(n, k=2):
     return [SearchRequest(f"q{i}", f"question {i}", ("a",), True, top_k=k) for i in range(n)]
 
@@ -60,11 +71,11 @@ def test_back_pressure_one_chunk_per_replica_at_a_time(local_ray):
 
 
 def test_a_replica_killed_mid_batch_is_retried_on_the_other(local_ray):
-    pool = RayPoolBackend(SlowEcho(0.1), replicas=2, num_cpus=0.5)
+    pool = RayPoolBackend(SlowEcho(0.5), replicas=2, num_cpus=0.5)
     victim = pool.replicas[0]
-    killer = threading.Timer(0.3, lambda: ray.kill(victim, no_restart=True))
+    killer = threading.Timer(0.5, lambda: ray.kill(victim, no_restart=True))
     killer.start()
-    out = pool.search(requests(8))  # 4 requests per replica, 0.4 s each: the kill lands mid-chunk
+    out = pool.search(requests(8))  # 4 requests per replica, 2 s each: the kill lands mid-chunk
     killer.join()
     try:
         assert [docs[0].split(" from ")[0] for docs in out] == [f"q{i}" for i in range(8)]
@@ -89,6 +100,7 @@ def test_every_replica_dead_is_a_backend_error_not_a_hang(local_ray):
     pool = RayPoolBackend(SlowEcho(0.0), replicas=2, num_cpus=0.5)
     for actor in pool.replicas:
         ray.kill(actor, no_restart=True)
+        wait_dead(actor)  # ray.kill is asynchronous
     out = pool.search(requests(4))
     assert all(isinstance(r, BackendError) and "all 2 ray replicas failed" in str(r) for r in out)
     assert pool.stats["failed_requests"] == 4
