@@ -262,3 +262,12 @@ def test_rules_layer_does_not_import_backends():
         imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
         imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
         assert not [m for m in imported if "backends" in m or m in ("env", "vector", "turn")], (name, imported)
+
+
+def test_a_raised_action_cap_is_safe_on_unclosed_tags(backend, examples):
+    env = ZeroSearchEnv(backend=backend, dataset=examples, max_action_chars=250_000)
+    env.reset(seed=0)
+    obs, reward, terminated, truncated, info = env.step("<search>" * 25_000 + "</answer>")
+    assert info["action"] == "invalid" and not info["action_truncated"] and obs == protocol.INVALID_ACTION_MESSAGE
+    obs, *_, info = env.step("<search>" * 25_000 + "q</search>")
+    assert info["action"] == "search" and info["query"].endswith("<search>q") and backend.calls[-1][0].query == info["query"]

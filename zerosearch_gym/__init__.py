@@ -1,6 +1,7 @@
 """zerosearch-gym: Gymnasium environments in which LLMs learn to search, with a simulated search engine.
 
-``import zerosearch_gym`` registers ``ZeroSearch-v0`` (single env and vector env). Torch is never imported here.
+``import zerosearch_gym`` registers ``ZeroSearch-v0`` (single env and vector env) and ``ZeroSearchToken-v0``
+(its token view, :mod:`zerosearch_gym.wrappers`). Torch is never imported here.
 
 The public surface is ``__all__``: the names below plus these submodules:
 
@@ -8,6 +9,7 @@ The public surface is ``__all__``: the names below plus these submodules:
 - :mod:`zerosearch_gym.llm` — generation, the decode engine and model loaders (torch imported lazily).
 - :mod:`zerosearch_gym.offline` — the offline Wikipedia corpus and cache paths.
 - :mod:`zerosearch_gym.protocol` — the policy prompt, turn parsing and observation texts.
+- :mod:`zerosearch_gym.wrappers` — the token-level and chat views for RLlib, SB3 and LLM trainers.
 
 Everything else (``env``, ``vector``, ``turn``, ``curriculum``, …) is reached through these names.
 """
@@ -17,6 +19,7 @@ from .backends import BackendError, SearchBackend, SearchRequest, make_backend, 
 from .curriculum import NoiseSchedule
 from .data import QAExample, load_qa_dataset
 from .env import ZeroSearchEnv
+from .errors import OfflineError, UsageError, ZeroSearchError
 from .protocol import Action, normalize_question, parse_action, policy_prompt
 from .reward import answer_scores, cover_exact_match, exact_match, f1_score, normalize_answer
 from .spaces import UnicodeText
@@ -33,6 +36,10 @@ __all__ = [
     # data
     "QAExample",
     "load_qa_dataset",
+    # errors a user can act on
+    "ZeroSearchError",
+    "UsageError",
+    "OfflineError",
     # search backends
     "BackendError",
     "SearchBackend",
@@ -55,6 +62,7 @@ __all__ = [
     "llm",
     "offline",
     "protocol",
+    "wrappers",
 ]
 __version__ = "0.1.0"
 
@@ -64,3 +72,5 @@ if "ZeroSearch-v0" not in registry:
         entry_point="zerosearch_gym.env:ZeroSearchEnv",
         vector_entry_point="zerosearch_gym.vector:ZeroSearchVectorEnv",
     )
+if "ZeroSearchToken-v0" not in registry:  # the token view (RLlib: "zerosearch_gym:ZeroSearchToken-v0")
+    register(id="ZeroSearchToken-v0", entry_point="zerosearch_gym.wrappers.token:make_token_env")

@@ -9,15 +9,16 @@ import numpy as np
 
 from . import protocol
 from .backends.base import SearchBackend, SearchRequest, SearchResult, make_backend, search_batch
-from .curriculum import NoiseSchedule
+from .curriculum import NoiseSchedule, as_schedule, check_probability
 from .data import QAExample, load_qa_dataset
 from .reward import answer_scores
 from .spaces import UnicodeText
-from .turn import PendingTurn, result_documents
+from .turn import PendingTurn, search_observation
 
 FORMAT_SCORE = 0.2  # Search-R1's score for a well-formed trajectory with a wrong answer
 MALFORMED_SCORE = 0.1  # ... and for one with an answer but some invalid turn
 _NO_SCORES = {"f1": 0.0, "em": 0.0, "cover_em": 0.0}
+_RESET_OPTIONS = frozenset(("example", "noise_probability", "curriculum_step", "total_steps"))
 
 
 class ZeroSearchEnv(gym.Env):
@@ -57,7 +58,8 @@ class ZeroSearchEnv(gym.Env):
     **Info**: ``question_id``, ``data_source``, ``noise_probability`` (reset and step); per step ``action``
     ("search" / "answer" / "invalid"), ``query``, ``noisy``, ``searches``, ``turn``, ``f1``, ``em``, ``cover_em``,
     ``backend_latency_s``, ``backend_error`` ("" when none), ``backend_warning`` (e.g. malformed simulator output),
-    ``invalid_reason``, ``action_truncated``, ``observation_truncated``. The gold
+    ``invalid_reason``, ``action_truncated``, ``observation_truncated``, ``answer_in_documents`` (a normalized gold
+    answer occurs in the backend's documents of this search, before any redaction: a leak when ``noisy``). The gold
     answers appear in info (``golden_answers``) only with ``debug=True``.
 
     Args:
@@ -74,6 +76,8 @@ class ZeroSearchEnv(gym.Env):
         max_action_chars, max_obs_chars: length limits of a turn and of an observation.
         render_mode: ``None`` or ``"ansi"`` (``render()`` returns the transcript).
         debug: put the gold answers into info.
+        redact_noisy_answers: replace the gold answer with ``[redacted]`` in noisy documents (a simulator sees the
+            answer in its prompt and may leak it into documents meant to be noisy).
 
     **Vector env**: ``gymnasium.make_vec("ZeroSearch-v0", num_envs=N, vectorization_mode="vector_entry_point",
     ...)`` gives :class:`ZeroSearchVectorEnv`: N episodes, one backend batch per step, Gymnasium's next-step
@@ -112,6 +116,7 @@ class ZeroSearchEnv(gym.Env):
         max_obs_chars: int = 8000,
         render_mode: str | None = None,
         debug: bool = False,
+        redact_noisy_answers: bool = False,
     ):
         if not isinstance(max_turns, int) or max_turns < 0:
             raise ValueError(f"expected max_turns to be an int >= 0, got {max_turns!r}")
@@ -122,9 +127,10 @@ class ZeroSearchEnv(gym.Env):
         self.backend = build_backend(backend, cache)
         self.examples = load_qa_dataset(dataset)
         self.max_turns, self.top_k = max_turns, top_k
-        self.schedule = _as_schedule(noise)
+        self.schedule = as_schedule(noise)
         self.curriculum_step = curriculum_step
         self.format_reward, self.debug, self.render_mode = format_reward, debug, render_mode
+        self.redact_noisy_answers = bool(redact_noisy_answers)
         self.max_action_chars, self.max_obs_chars = max_action_chars, max_obs_chars
         self.action_space = UnicodeText(max_action_chars)
         self.observation_space = UnicodeText(max(max_obs_chars, 20_000))
@@ -146,8 +152,8 @@ class ZeroSearchEnv(gym.Env):
     # -- gymnasium API ----------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        options = dict(options or {})
-        unknown = set(options) - {"example", "noise_probability", "curriculum_step", "total_steps"}
+        options = options or {}
+        unknown = options.keys() - _RESET_OPTIONS
         if unknown:
             raise ValueError(f"unknown reset options {sorted(unknown)}; expected example, noise_probability, "
                              "curriculum_step, total_steps")
@@ -155,7 +161,7 @@ class ZeroSearchEnv(gym.Env):
         if "curriculum_step" in options or "total_steps" in options:
             self.set_curriculum_step(options.get("curriculum_step", self.curriculum_step), options.get("total_steps"))
         if options.get("noise_probability") is not None:
-            self._p = _probability(options["noise_probability"])
+            self._p = check_probability(options["noise_probability"])
         else:
             self._p = self.schedule(self.curriculum_step, self.np_random)
         self._turn, self._searches, self._invalid_turns, self._done = 0, 0, 0, False
@@ -189,10 +195,11 @@ class ZeroSearchEnv(gym.Env):
         parsed = protocol.parse_action(action)
         turn, request, noisy = self._turn + 1, None, False
         if parsed.kind == "search" and turn <= self.max_turns:
-            noisy = bool(self.np_random.random() < self._p)
+            bits = self.np_random.bit_generator.random_raw()  # one 64-bit draw: the noisy coin and the seed
+            noisy = (bits >> 32) * 2.0**-32 < self._p
             request = SearchRequest(query=parsed.content, question=self._example.question,
-                                    answers=tuple(self._example.golden_answers), useful=not noisy, top_k=self.top_k,
-                                    seed=int(self.np_random.integers(2**31)))
+                                    answers=self._example.golden_answers, useful=not noisy, top_k=self.top_k,
+                                    seed=bits & 0x7FFFFFFF)
         if self.render_mode == "ansi":
             self._transcript.append(action if isinstance(action, str) else repr(action))
         info = {"action": parsed.kind, "query": parsed.content if request is not None else "", "noisy": noisy,
@@ -209,7 +216,7 @@ class ZeroSearchEnv(gym.Env):
         kind = pending.action.kind
         obs, reward, terminated, truncated = "", 0.0, False, False
         scores = _NO_SCORES
-        error, warning, cache_hit, cut_obs, latency = "", "", False, False, 0.0
+        error, warning, cache_hit, cut_obs, in_docs, latency = "", "", False, False, False, 0.0
         if kind == "answer":
             terminated = True
             scores = answer_scores(pending.action.content, self._example.golden_answers)
@@ -220,8 +227,9 @@ class ZeroSearchEnv(gym.Env):
             truncated = True
         elif kind == "search":
             self._searches += 1
-            documents, error, warning, cache_hit = result_documents(result, self.top_k)
-            obs, cut_obs = protocol.information_observation(documents, self.max_obs_chars)
+            obs, error, warning, cache_hit, cut_obs, in_docs = search_observation(
+                result, self._example.golden_answers, self.top_k, self.max_obs_chars,
+                redact=self.redact_noisy_answers and pending.info["noisy"])
             latency = time.perf_counter() - pending.start
         else:
             self._invalid_turns += 1
@@ -230,7 +238,7 @@ class ZeroSearchEnv(gym.Env):
         if self.render_mode == "ansi":
             self._transcript.append(obs)
         info = {**pending.info, "backend_error": error, "backend_warning": warning,
-                "observation_truncated": cut_obs, "cache_hit": cache_hit, **scores, "backend_latency_s": latency,
+                "observation_truncated": cut_obs, "cache_hit": cache_hit, "answer_in_documents": in_docs, **scores, "backend_latency_s": latency,
                 "question_id": self._example.id, "data_source": self._example.data_source,
                 "noise_probability": self._p, "searches": self._searches, "turn": turn}
         if self.debug:
@@ -240,7 +248,7 @@ class ZeroSearchEnv(gym.Env):
     # -- helpers ----------------------------------------------------------------------------------------------
     def _pick_example(self, choice: Any) -> QAExample:
         if choice is None:
-            return self.examples[int(self.np_random.integers(len(self.examples)))]
+            return self.examples[self.np_random.bit_generator.random_raw() % len(self.examples)]
         if isinstance(choice, QAExample):
             return choice
         if isinstance(choice, (int, np.integer)) and 0 <= choice < len(self.examples):
@@ -270,17 +278,3 @@ def build_backend(backend: str | SearchBackend | None, cache: bool | str = False
         if not isinstance(backend, CachedBackend):
             backend = CachedBackend(backend, path=None if cache is True else str(cache))
     return backend
-
-
-def _as_schedule(noise: NoiseSchedule | float | None) -> NoiseSchedule:
-    if noise is None:
-        return NoiseSchedule()
-    if isinstance(noise, NoiseSchedule):
-        return noise
-    return NoiseSchedule.fixed(_probability(noise))
-
-
-def _probability(p: Any) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 <= float(p) <= 1.0:
-        raise ValueError(f"expected a noise probability in [0, 1], got {p!r}")
-    return float(p)

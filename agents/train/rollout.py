@@ -63,6 +63,7 @@ class _Episode:
         self.logprobs: list[float] | None = []  # the sampler's, aligned with ids (None once one is missing)
         self.reward, self.f1, self.em, self.searches, self.invalid = 0.0, 0.0, 0.0, 0, 0
         self.noisy, self.overflow, self.truncated, self.backend_errors = 0, False, False, 0
+        self.leaks, self.useful_hits = 0, 0  # searches whose documents held the gold answer: noisy / useful
 
     def add_turn(self, turn: Turn) -> None:
         self.spans.append((len(self.ids), len(self.ids) + len(turn.token_ids)))
@@ -148,7 +149,11 @@ def _record_step(ep: _Episode, infos: dict, i: int) -> None:
     action = _info(infos, "action", i, "")
     ep.invalid += action == "invalid"
     ep.searches = int(_info(infos, "searches", i, ep.searches))
-    ep.noisy += bool(_info(infos, "noisy", i, False)) and action == "search"
+    noisy = bool(_info(infos, "noisy", i, False)) and action == "search"
+    ep.noisy += noisy
+    if _info(infos, "answer_in_documents", i, False):
+        ep.leaks += noisy
+        ep.useful_hits += not noisy
     ep.backend_errors += bool(_info(infos, "backend_error", i, False))
     if action == "answer":
         ep.f1, ep.em = float(_info(infos, "f1", i, 0.0)), float(_info(infos, "em", i, 0.0))
@@ -183,6 +188,7 @@ def _sampler_logprobs(episodes: list[_Episode], width: int) -> torch.Tensor | No
 def _stats(episodes: list[_Episode], noise_p: list[float], gen_tokens: int) -> dict[str, float]:
     turns = sum(len(e.spans) for e in episodes)
     searches = sum(e.searches for e in episodes)
+    noisy = sum(e.noisy for e in episodes)
     return {
         "reward": float(np.mean([e.reward for e in episodes])),
         "f1": float(np.mean([e.f1 for e in episodes])),
@@ -193,7 +199,10 @@ def _stats(episodes: list[_Episode], noise_p: list[float], gen_tokens: int) -> d
         "truncated": float(np.mean([e.truncated for e in episodes])),
         "overflow": float(np.mean([e.overflow for e in episodes])),
         "noise_p": float(np.mean(noise_p)),
-        "noisy_search_frac": sum(e.noisy for e in episodes) / max(searches, 1),
+        "noisy_search_frac": noisy / max(searches, 1),
+        # the gold answer in a search's documents: wanted when useful, a simulator leak when noisy
+        "answer_in_useful_docs": sum(e.useful_hits for e in episodes) / max(searches - noisy, 1),
+        "answer_in_noisy_docs": sum(e.leaks for e in episodes) / max(noisy, 1),
         "backend_errors": float(sum(e.backend_errors for e in episodes)),
         "gen_tokens": float(gen_tokens),
         "response_tokens": gen_tokens / len(episodes),

@@ -6,7 +6,8 @@ Torch is imported lazily: ``import zerosearch_gym.llm`` is cheap; the first use 
 - :mod:`.generation` — :func:`generate` and :class:`Generation` (sampling, stop strings, the transformers
   path, the fast engine with a fallback).
 - :mod:`.engine` — :class:`DecodeEngine`, the static-cache / CUDA-graph decoder (raw token ids).
-- :mod:`.models` — the offline SmolLM2-135M-Instruct, tiny random test models, ``import_vllm``.
+- :mod:`.models` — ``load_pretrained`` (folder / hub id / offline SmolLM2, one-line offline errors, a
+  progress line), the offline SmolLM2-135M-Instruct, tiny random test models, ``import_vllm``.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ _NAMES = {
     "Generation": "generation", "generate": "generation", "stop_cut": "generation", "DecodeEngine": "engine",
     "supports_fast_engine": "engine",
     "smollm2_path": "models", "smollm2_tokenizer": "models", "tiny_model": "models", "import_vllm": "models",
+    "load_pretrained": "models", "progress": "models",
 }
 __all__ = sorted(_NAMES)
 
