@@ -108,9 +108,9 @@ def test_train_refuses_a_bad_eval_dataset_before_any_model_loads(tmp_path, capsy
     from agents.train import build
 
     monkeypatch.setattr(build, "build_policy", policies.load_model_policy)  # refuses, see no_model_load
-    with pytest.raises(ValueError, match="--datasets 'nope.jsonl': expected an existing dataset file"):
-        main(["train", "--preset", "tiny", "--model", "tiny:llama", "--eval-every", "1", "--eval-dataset",
-              "nope.jsonl", "--output-dir", str(tmp_path)])
+    assert main(["train", "--preset", "tiny", "--model", "tiny:llama", "--eval-every", "1", "--eval-dataset",
+                 "nope.jsonl", "--output-dir", str(tmp_path)]) == 2
+    assert "--datasets 'nope.jsonl': expected an existing dataset file" in capsys.readouterr().err
 
 
 def test_a_training_run_folder_loads_its_exported_policy(trained_run, tmp_path):
