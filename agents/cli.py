@@ -6,6 +6,7 @@ import sys
 COMMANDS = {
     "demo": ("agents.demo", "a few ZeroSearch-v0 episodes on the offline defaults, transcripts printed"),
     "train": ("agents.train.loop", "train a policy LLM against ZeroSearch-v0 (PPO / GRPO / REINFORCE++)"),
+    "simulator": ("agents.simulator", "build-data / tune / report: make and measure a tuned search simulator"),
 }
 
 

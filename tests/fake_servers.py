@@ -144,6 +144,9 @@ def _chat_answer(record: dict, fault: str | None) -> dict:
     docs = [f"Doc {i}: {record['kind']} doc {i} | query [{record['query']}] | question [{record['question']}] "
             f"| answer [{record['answer']}]" for i in range(1, n + 1)]
     content = {"empty": "", "nodocs": "I cannot write documents for this."}.get(fault, "\n".join(docs))
+    if "Reply with yes or no" in record["prompt"] and fault is None:  # a judge: is the answer in the documents?
+        documents = record["prompt"].partition("Documents:")[2].lower()
+        content = "Yes." if record["answer"] and record["answer"].lower() in documents else "No."
     return {"id": "fake", "object": "chat.completion", "model": record["body"].get("model"),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
                          "finish_reason": "stop"}]}

@@ -22,4 +22,4 @@ __all__ = [
 
 def _load_builtin_backends() -> None:
     """Import the modules that register the built-in kinds (cheap: heavy imports happen on use)."""
-    from . import hf, http_retriever, openai_compat, retrieval, vllm  # noqa: F401
+    from . import hf, http_retriever, openai_compat, retrieval, self_search, vllm  # noqa: F401

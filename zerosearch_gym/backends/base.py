@@ -77,7 +77,7 @@ def make_backend(spec: "str | SearchBackend") -> SearchBackend:
     >>> make_backend("nope:x")
     Traceback (most recent call last):
     ...
-    ValueError: unknown backend kind 'nope' in spec 'nope:x'; expected one of bm25, hf, http-retriever, openai, vllm
+    ValueError: unknown backend kind 'nope' in spec 'nope:x'; expected one of bm25, hf, http-retriever, openai, self, vllm
     """
     if not isinstance(spec, str):
         if not callable(getattr(spec, "search", None)):

@@ -1,9 +1,12 @@
 """``hf:`` — a simulator LLM run locally with transformers, a whole batch of searches in one generation call.
 
-Spec: ``hf:<model path or hub id>[?mode=sft|prompt&max_new_tokens=N&device=cpu|cuda]``. With no model it uses
-the offline SmolLM2-135M-Instruct (an untuned instruct model, so ``mode=prompt`` by default); any other model
-defaults to ``mode=sft``, the template the published simulators (``sunhaonlp/Simulation_LLM_google_3B_V2``,
-7B, 14B) were tuned on. On CUDA, generation runs on :mod:`zerosearch_gym.llm`'s compiled decode engine.
+Spec: ``hf:<model path or hub id>[?mode=sft|prompt&max_new_tokens=N&device=cpu|cuda&adapter=PATH|none]``.
+With no model it uses the offline SmolLM2-135M-Instruct with the shipped tuned LoRA adapter
+(``zerosearch_gym/data/simulator-smollm2-lora``, built by ``scripts/build_simulator.py``) in ``mode=sft``;
+``hf:?adapter=none`` is the untuned SmolLM2 in ``mode=prompt``. Any other model defaults to ``mode=sft``, the
+template the published simulators (``sunhaonlp/Simulation_LLM_google_3B_V2``, 7B, 14B) were tuned on.
+``adapter=PATH`` applies a peft adapter from ``zerosearch simulator tune`` (merged into the weights at load;
+an adapter tuned on another base model is an error). On CUDA, generation runs on :mod:`zerosearch_gym.llm`'s compiled decode engine.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import time
 from typing import Sequence
 from urllib.parse import parse_qsl
 
+from ._adapter import SHIPPED_ADAPTER
 from .base import BackendError, Documents, SearchRequest, SearchResult, register_backend
 from .simulator_prompts import (
     MODES,
@@ -32,17 +36,29 @@ class HFSimulatorBackend:
         max_new_tokens, temperature, top_p: sampling settings (ZeroSearch: 600 tokens at temperature 0.8).
         device: "cuda" when available, else "cpu".
         model_obj, tokenizer: an already loaded model and tokenizer (then ``model`` is only a name).
+        adapter: a peft adapter folder; "none" for none. Default: the shipped adapter when ``model`` is None.
     """
 
     def __init__(self, model: str | None = None, mode: str | None = None,
                  max_new_tokens: int = SIMULATOR_MAX_NEW_TOKENS, temperature: float = SIMULATOR_TEMPERATURE,
-                 top_p: float = 1.0, device: str | None = None, model_obj=None, tokenizer=None):
-        mode = mode or ("prompt" if model is None and model_obj is None else "sft")
+                 top_p: float = 1.0, device: str | None = None, model_obj=None, tokenizer=None,
+                 adapter: str | None = None):
+        # --- adapter option (begin)
+        if adapter is None and model is None and model_obj is None:
+            adapter = str(SHIPPED_ADAPTER)
+        adapter = None if adapter in (None, "", "none") else adapter
+        mode = mode or ("prompt" if model is None and model_obj is None and adapter is None else "sft")
+        # --- adapter option (end)
         if mode not in MODES:
             raise ValueError(f"expected simulator mode 'sft' or 'prompt', got {mode!r}")
         self.mode, self.max_new_tokens, self.temperature, self.top_p = mode, max_new_tokens, temperature, top_p
+        self.adapter = adapter
         if model_obj is None:
             model_obj, tokenizer = _load(model, device)
+        if adapter is not None:
+            from ._adapter import apply_adapter
+
+            model_obj = apply_adapter(model_obj, adapter)
         self.model, self.tokenizer = model_obj, tokenizer
         self.name = model or getattr(model_obj, "name_or_path", "model")
         self.last_stats: dict = {}
@@ -105,15 +121,21 @@ def _load(model: str | None, device: str | None):
 
 @register_backend("hf")
 def _from_spec(arg: str) -> HFSimulatorBackend:
+    model, kwargs = _from_spec_options(arg, "hf")
+    return HFSimulatorBackend(model, **kwargs)
+
+
+def _from_spec_options(arg: str, kind: str) -> tuple[str | None, dict]:
+    """The model and keyword options of an ``hf:``-style spec (also used by ``self:``)."""
     model, _, query = arg.partition("?")
     options = dict(parse_qsl(query))
-    unknown = set(options) - {"mode", "max_new_tokens", "device", "temperature"}
+    unknown = set(options) - {"mode", "max_new_tokens", "device", "temperature", "adapter"}
     if unknown:
-        raise ValueError(f"unknown hf backend options {sorted(unknown)}; expected mode, max_new_tokens, device, "
-                         "temperature")
-    kwargs: dict = {"mode": options.get("mode"), "device": options.get("device")}
+        raise ValueError(f"unknown {kind} backend options {sorted(unknown)}; expected mode, max_new_tokens, device, "
+                         "temperature, adapter")
+    kwargs: dict = {"mode": options.get("mode"), "device": options.get("device"), "adapter": options.get("adapter")}
     if "max_new_tokens" in options:
         kwargs["max_new_tokens"] = int(options["max_new_tokens"])
     if "temperature" in options:
         kwargs["temperature"] = float(options["temperature"])
-    return HFSimulatorBackend(model or None, **kwargs)
+    return model or None, kwargs
