@@ -13,7 +13,7 @@ RESULTS: dict = {}
 
 @pytest.fixture(scope="module")
 def backend():
-    return make_backend(f"hf:?max_new_tokens={NEW_TOKENS}")
+    return make_backend(f"hf:?adapter=none&max_new_tokens={NEW_TOKENS}")  # untuned, prompt mode
 
 
 def _requests():

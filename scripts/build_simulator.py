@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=str(SHIPPED), help="adapter folder to write")
     p.add_argument("--work", default=str(ROOT / "runs" / "simulator"), help="folder for the data file")
-    p.add_argument("--steps", type=int, default=30, help="tuning steps")
+    p.add_argument("--steps", type=int, default=10, help="tuning steps")
     p.add_argument("--resume", action="store_true", help="continue an interrupted tuning run (its checkpoint "
                    "is in OUT/checkpoint until the run ends)")
     args = p.parse_args(argv)

@@ -44,7 +44,7 @@ class HFSimulatorBackend:
                  top_p: float = 1.0, device: str | None = None, model_obj=None, tokenizer=None,
                  adapter: str | None = None):
         # --- adapter option (begin)
-        if adapter is None and model is None and model_obj is None:
+        if adapter is None and model is None and model_obj is None and SHIPPED_ADAPTER.is_dir():
             adapter = str(SHIPPED_ADAPTER)
         adapter = None if adapter in (None, "", "none") else adapter
         mode = mode or ("prompt" if model is None and model_obj is None and adapter is None else "sft")
