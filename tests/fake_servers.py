@@ -1,9 +1,6 @@
 """Real HTTP servers on 127.0.0.1 for backend tests: a fake OpenAI-compatible simulator and a fake
-Search-R1 retriever in one threaded stdlib server, which misbehaves on command.
-
-Documents echo what the request carried, so tests can check pairing::
-
-    Doc 3: useful doc 3 | query [q] | question [Q?] | answer [A]
+Search-R1 retriever in one threaded stdlib server, which misbehaves on command. Documents echo what the
+request carried, so tests can check pairing: ``Doc 3: useful doc 3 | query [q] | question [Q?] | answer [A]``.
 
 Faults, per request with a marker in the search query (``"capital #fault=500"``; ``#fault=429x1`` = only the
 first time this exact query arrives) or for the whole server (``server.set_fault("500", times=2)``):
@@ -18,8 +15,16 @@ empty       chat content ""
 nodocs      chat content without "Doc i:" markers
 partial     only 2 documents (chat) / a result list missing (retrieve)
 badhit      retrieve: a hit without ``document``/``contents``
+blankhit    retrieve: the first hit of every list has empty ``contents``
+emptydoc    chat content ``"Doc 1:\nDoc 2: b\nDoc 3: c"`` (an empty first document)
 drop        close the connection without a response
 kill        kill the whole server: this and every later request is dropped, new connects refused
+drip        send the (valid) answer one byte every ``server.drip_s`` seconds
+cut         promise the whole answer in Content-Length, send half of it, close
+huge        200 with a valid JSON body of ``server.huge_bytes`` bytes (with Content-Length)
+hugestream  the same body without Content-Length (streamed until the connection closes)
+latin1      200 with a body that is not UTF-8 (Latin-1 bytes)
+random      fail (HTTP 500) with probability ``server.fail_rate`` (seeded: ``server.rng``)
 ==========  ===================================================================
 
 ``server_process(latency)`` runs one in a child process (for benchmarks: no shared GIL).
@@ -31,6 +36,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import random
 import re
 import socket
 import subprocess
@@ -40,10 +46,9 @@ import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from fake_answers import chat_answer, chat_record, retrieve_answer
+
 _FAULT_RE = re.compile(r"#fault=(\w+?)(?:x(\d+))?(?:\s|$)")
-_QUERY_RE = re.compile(r"^Query: (.*)$", re.MULTILINE)
-_PAIR_RE = re.compile(r'question: "(.*?)" whose answer is (.*?)\.\n', re.DOTALL)
-_KIND_RE = re.compile(r"^(Useful|Noisy) Output:", re.MULTILINE)
 
 
 def refused_url(path: str = "/v1") -> str:
@@ -81,7 +86,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return self._send(400, b'{"error": "request body is not JSON"}')
         if self.path.endswith("/chat/completions"):
-            record = _chat_record(data)
+            record = chat_record(data)
             text = record["query"]
         elif self.path.endswith("/retrieve"):
             record = {"queries": data.get("queries", []), "topk": data.get("topk")}
@@ -91,7 +96,9 @@ class _Handler(BaseHTTPRequestHandler):
         record.update(path=self.path, body=data, t=time.monotonic(), headers=dict(self.headers))
         record["fault"] = fault = fake.pick_fault(text)
         with fake.lock:
-            fake.requests.append(record)
+            fake.served += 1
+            if fake.keep_records:
+                fake.requests.append(record)
         if fault == "kill":
             fake.kill()
         if fake.latency:
@@ -105,8 +112,60 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(int(fault), b'{"error": "injected fault"}', headers)
         if fault == "badjson":
             return self._send(200, b'{"choices": [ not json')
-        answer = _chat_answer(record, fault) if "query" in record else _retrieve_answer(data, fault)
-        self._send(200, json.dumps(answer).encode())
+        if fault == "random" and fake.unlucky():
+            return self._send(500, b'{"error": "random fault"}')
+        if fault in ("huge", "hugestream"):
+            return self._huge(fake, streamed=fault == "hugestream")
+        answer = chat_answer(record, fault) if "query" in record else retrieve_answer(data, fault)
+        payload = json.dumps(answer).encode()
+        if fault == "latin1":
+            payload = json.dumps(answer, ensure_ascii=False).encode().replace(b"doc", "d\u00f6c".encode("latin-1"))
+        if fault == "drip":
+            return self._drip(fake, payload)
+        if fault == "cut":
+            return self._cut(payload)
+        self._send(200, payload)
+
+    def _drip(self, fake: FakeServer, payload: bytes):
+        try:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            for i in range(len(payload)):
+                if fake.dead:
+                    break
+                self.wfile.write(payload[i:i + 1])
+                time.sleep(fake.drip_s)
+        except OSError:
+            pass
+        self.close_connection = True
+
+    def _cut(self, payload: bytes):
+        try:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload[: len(payload) // 2])
+        except OSError:
+            pass
+        self._drop()
+
+    def _huge(self, fake: FakeServer, streamed: bool):
+        filler, n = b"x" * 65536, fake.huge_bytes // 65536
+        try:
+            self.send_response(200)
+            if not streamed:
+                self.send_header("Content-Length", str(n * (len(filler) + 3) + 8))
+            else:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b'{"a": [')
+            for i in range(n):
+                self.wfile.write(b'"' + filler + (b'",' if i < n - 1 else b'" '))
+            self.wfile.write(b"]}")
+        except OSError:
+            pass
+        self.close_connection = True
 
     def _send(self, status: int, payload: bytes, headers: dict | None = None):
         try:
@@ -128,52 +187,14 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-def _chat_record(data: dict) -> dict:
-    prompt = str((data.get("messages") or [{}])[-1].get("content", ""))
-    # the last "Query:" / "… Output:" lines are the request's (prompt mode has a one-shot example first)
-    queries, kinds, pair = _QUERY_RE.findall(prompt), _KIND_RE.findall(prompt), _PAIR_RE.search(prompt)
-    return {"query": queries[-1] if queries else "", "question": pair.group(1) if pair else "",
-            "answer": pair.group(2) if pair else "", "kind": kinds[-1].lower() if kinds else "",
-            "prompt": prompt}
-
-
-def _chat_answer(record: dict, fault: str | None) -> dict:
-    if fault == "nofields":
-        return {"id": "fake", "object": "chat.completion"}
-    n = 2 if fault == "partial" else 5
-    docs = [f"Doc {i}: {record['kind']} doc {i} | query [{record['query']}] | question [{record['question']}] "
-            f"| answer [{record['answer']}]" for i in range(1, n + 1)]
-    content = {"empty": "", "nodocs": "I cannot write documents for this."}.get(fault, "\n".join(docs))
-    if "Reply with yes or no" in record["prompt"] and fault is None:  # a judge: is the answer in the documents?
-        documents = record["prompt"].partition("Documents:")[2].lower()
-        content = "Yes." if record["answer"] and record["answer"].lower() in documents else "No."
-    return {"id": "fake", "object": "chat.completion", "model": record["body"].get("model"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                         "finish_reason": "stop"}]}
-
-
-def _retrieve_answer(data: dict, fault: str | None) -> dict:
-    if fault == "nofields":
-        return {"error": "no result"}
-    lists = []
-    for q in data.get("queries", []):
-        hits = [{"document": {"id": f"{q}-{j}", "contents": f'"Title {j} of {q}"\nText {j} about {q}.'},
-                 "score": 1.0 / j} for j in range(1, int(data.get("topk", 3)) + 1)]
-        if not data.get("return_scores"):
-            hits = [h["document"] for h in hits]
-        lists.append(hits)
-    if fault == "partial":
-        lists = lists[:-1]
-    if fault == "badhit" and lists:
-        lists[0] = [{"id": "no contents"}]
-    return {"result": lists}
-
-
 class FakeServer:
     """A threaded HTTP server on 127.0.0.1 (a free port): use as a context manager or start()/stop()."""
 
-    def __init__(self, latency: float = 0.0, slow_s: float = 3.0, retry_after: float = 1):
+    def __init__(self, latency: float = 0.0, slow_s: float = 3.0, retry_after: float = 1, fail_rate: float = 0.1,
+                 seed: int = 0):
         self.latency, self.slow_s, self.retry_after = latency, slow_s, retry_after
+        self.drip_s, self.huge_bytes, self.fail_rate, self.rng = 0.05, 30 * 2**20, fail_rate, random.Random(seed)
+        self.failed, self.served, self.keep_records = 0, 0, True  # "random" failures, requests, record them?
         self.requests: list[dict] = []
         self.inflight = self.max_inflight = 0
         self.dead = False
@@ -212,6 +233,13 @@ class FakeServer:
         with self.lock:
             self._hits[key] += 1
             return name if name and (times is None or self._hits[key] <= times) else None
+
+    def unlucky(self) -> bool:
+        """Draw whether this request fails (the "random" fault); counts the failures."""
+        with self.lock:
+            hit = self.rng.random() < self.fail_rate
+            self.failed += hit
+            return hit
 
     def kill(self) -> None:
         """Die now: requests in progress and later ones are dropped, new connections refused."""

@@ -66,12 +66,14 @@ def test_wiki_recall_at_5_over_all_in_summary_questions(wiki, in_summary_rows):
     assert hits >= 45, f"title recall@5 dropped to {hits}/67 (measured 52/67 when written)"
 
 
-def test_batched_equals_one_by_one_and_uses_one_retrieve_call(wiki, in_summary_rows, monkeypatch):
+def test_batched_equals_one_by_one_and_tokenizes_once(wiki, in_summary_rows, monkeypatch):
+    import bm25s
+
     requests = [request(r["question"], top_k=1 + i % 5) for i, r in enumerate(in_summary_rows[:30])]
     one_by_one = [wiki.search([r])[0] for r in requests]
     calls = []
-    retrieve = wiki._index.retriever.retrieve
-    monkeypatch.setattr(wiki._index.retriever, "retrieve", lambda *a, **kw: calls.append(1) or retrieve(*a, **kw))
+    tokenize = bm25s.tokenize
+    monkeypatch.setattr(bm25s, "tokenize", lambda *a, **kw: calls.append(1) or tokenize(*a, **kw))
     batched = wiki.search(requests)
     assert batched == one_by_one
     assert len(calls) == 1
@@ -143,3 +145,22 @@ def test_empty_corpus_and_bad_in_memory_documents(tmp_path):
         BM25Backend(empty)
     with pytest.raises(TypeError, match="expected document 1 to be a dict with a string 'text'"):
         BM25Backend.from_documents([TINY[0], {"title": "no text"}])
+
+
+def test_top_k_is_the_full_ranking_with_ties_in_corpus_order(wiki, in_summary_rows):
+    """Selecting among non-zero scores gives exactly the first k of a full stable sort (score desc, then
+    corpus order), also when the k-th score is tied."""
+    import bm25s
+    import numpy as np
+
+    index = wiki._index
+    for row in in_summary_rows[:20]:
+        tokens = [t for t in bm25s.tokenize([row["question"]], stopwords="en", stemmer=index.stemmer,
+                                            return_ids=False, show_progress=False)[0]
+                  if t in index.retriever.vocab_dict]
+        scores = index.retriever.get_scores(tokens)
+        full = [index.docs[j] for j in np.argsort(-scores, kind="stable") if scores[j] > 0]
+        for k in (1, 3, 5):
+            assert index.search([row["question"]], k)[0] == full[:k]
+    tied = BM25Backend.from_documents([{"title": t, "text": "same words here"} for t in "ABCD"])
+    assert [d[8] for d in tied.search([request("same words", top_k=3)])[0]] == ["A", "B", "C"]

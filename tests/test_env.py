@@ -1,3 +1,4 @@
+import dataclasses
 import subprocess
 import sys
 
@@ -187,3 +188,86 @@ def test_make_in_a_fresh_interpreter_without_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_batched_step_protocol_matches_step(backend, examples):
+    from zerosearch_gym import PendingTurn, search_batch
+
+    turns = [SEARCH, "no tags", "<answer>Paris</answer>"]
+    plain = ZeroSearchEnv(backend=backend, dataset=examples)
+    plain.reset(seed=5, options={"example": 0})
+    expected = [plain.step(t) for t in turns]
+    env = ZeroSearchEnv(backend=backend, dataset=examples)
+    env.reset(seed=5, options={"example": 0})
+    for turn, want in zip(turns, expected):
+        pending = env.begin_step(turn)
+        assert isinstance(pending, PendingTurn) and pending.action.kind == want[4]["action"]
+        assert (pending.request is not None) == (want[4]["action"] == "search")
+        with pytest.raises(dataclasses.FrozenInstanceError):  # a batching layer cannot change it by accident
+            pending.turn = 7
+        result = search_batch(backend, [pending.request])[0] if pending.request is not None else None
+        got = env.finish_step(pending, result)
+        assert got[:4] == want[:4]
+        assert {k: v for k, v in got[4].items() if k != "backend_latency_s"} == {
+            k: v for k, v in want[4].items() if k != "backend_latency_s"}
+    assert not hasattr(env, "_step_info") and not hasattr(env, "_parsed") and not hasattr(env, "_t0")
+
+
+def test_finish_step_checks_the_pending_turn(backend, examples):
+    env = ZeroSearchEnv(backend=backend, dataset=examples)
+    env.reset(seed=0)
+    first = env.begin_step(SEARCH)
+    env.finish_step(first, ["doc"])
+    with pytest.raises(RuntimeError, match="expected the pending turn 2 .* got turn 1"):
+        env.finish_step(first, ["doc"])  # a turn handed back twice
+    stale = env.begin_step(SEARCH)
+    env.reset(seed=1)
+    with pytest.raises(RuntimeError, match="expected the pending turn 1 .* got turn 2"):
+        env.finish_step(stale, ["doc"])  # a turn from before the reset
+    pending = env.begin_step("<answer>x</answer>")
+    env.finish_step(pending)
+    with pytest.raises(RuntimeError, match="ended episode"):
+        env.finish_step(pending)
+
+
+def test_public_surface_is_declared_and_torch_free():
+    code = (
+        "import sys, pydoc, zerosearch_gym\n"
+        "from zerosearch_gym import *\n"
+        "missing = [n for n in zerosearch_gym.__all__ if not hasattr(zerosearch_gym, n)]\n"
+        "assert not missing, missing\n"
+        "assert 'torch' not in sys.modules, 'the public surface imported torch'\n"
+        "text = pydoc.render_doc(zerosearch_gym.ZeroSearchEnv, renderer=pydoc.plaintext)\n"
+        "assert 'backend: str | zerosearch_gym.backends.base.SearchBackend | None = None' in text, text[:3000]\n"
+        "own = text[text.index('Methods defined here'):text.index('Methods inherited')]\n"
+        "assert \"'\" + 'str' not in own, own  # no quoted annotations in help()\n"
+        "for word in ('Reset options', 'noise_probability', 'Starting state', 'make_vec', 'begin_step'):\n"
+        "    assert word in text, word\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_rules_layer_does_not_import_backends():
+    import ast
+    from pathlib import Path
+
+    import zerosearch_gym
+
+    root = Path(zerosearch_gym.__file__).parent
+    for name in ("protocol", "reward", "curriculum", "spaces"):
+        tree = ast.parse((root / f"{name}.py").read_text())
+        imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+        imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+        assert not [m for m in imported if "backends" in m or m in ("env", "vector", "turn")], (name, imported)
+
+
+def test_a_raised_action_cap_is_safe_on_unclosed_tags(backend, examples):
+    env = ZeroSearchEnv(backend=backend, dataset=examples, max_action_chars=250_000)
+    env.reset(seed=0)
+    obs, reward, terminated, truncated, info = env.step("<search>" * 25_000 + "</answer>")
+    assert info["action"] == "invalid" and not info["action_truncated"] and obs == protocol.INVALID_ACTION_MESSAGE
+    obs, *_, info = env.step("<search>" * 25_000 + "q</search>")
+    assert info["action"] == "search" and info["query"].endswith("<search>q") and backend.calls[-1][0].query == info["query"]

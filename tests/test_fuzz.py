@@ -33,17 +33,21 @@ def _check_single(backend, examples, turns, seed):
     _episode_holds(env, turns, seed)
 
 
-def _check_vector(backend, examples, turns, seed):
-    n = 4
+def _check_vector(backend, examples, turns, seed) -> int:
+    """Run 4 episodes side by side to their end; returns how many actions were stepped."""
+    n, acted = 4, 0
     envs = ZeroSearchVectorEnv(num_envs=n, backend=backend, dataset=examples, max_turns=2)
     envs.reset(seed=seed)
     active = np.ones(n, dtype=bool)
     for step in range(envs.envs[0].max_turns + 1):
         actions = [turns[(step + i) % len(turns)] for i in range(n)]
+        acted += int(active.sum())
         obs, rewards, terminated, truncated, infos = envs.step_active(actions, active)
-        assert all(isinstance(o, str) for o in obs)
+        assert all(isinstance(o, str) and len(o) <= envs.envs[0].max_obs_chars + 64 for o in obs)
+        assert np.all((rewards >= 0) & (rewards <= 1))
         active &= ~(terminated | truncated)
     assert not active.any()
+    return acted
 
 
 @FAST
@@ -63,3 +67,19 @@ def test_fuzz_vector_env(backend, examples, turns, seed):
 @given(turns=st.lists(turn, min_size=1, max_size=6), seed=st.integers(0, 2**16))
 def test_fuzz_single_env_long(backend, examples, turns, seed):
     _check_single(backend, examples, turns, seed)
+
+
+@pytest.mark.slow
+def test_fuzz_vector_env_100k_actions(backend, examples):
+    """Hypothesis batches of 4 episodes until 100,000 random actions have been stepped."""
+    acted = [0]
+
+    @settings(max_examples=2_000, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @given(turns=st.lists(turn, min_size=1, max_size=6), seed=st.integers(0, 2**16))
+    def run(turns, seed):
+        acted[0] += _check_vector(backend, examples, turns, seed)
+
+    while acted[0] < 100_000:
+        run()
+    print(f"\nfuzz: {acted[0]:,} actions stepped in the vector env")

@@ -45,7 +45,7 @@ def test_seeded_batches_are_reproducible(tiny):
 def test_spec_errors():
     with pytest.raises(FileNotFoundError, match="does not exist"):
         make_backend("hf:/nonexistent/simulator")
-    with pytest.raises(ValueError, match="unknown hf backend options"):
+    with pytest.raises(ValueError, match="unknown option 'bogus' for the hf backend"):
         make_backend("hf:?bogus=1")
     with pytest.raises(ValueError, match="simulator mode"):
         HFSimulatorBackend(model_obj=object(), tokenizer=None, mode="fancy")
@@ -64,5 +64,22 @@ def test_smollm2_simulator_writes_documents():
 
 
 def test_options_without_a_model_need_no_colon():
-    with pytest.raises(ValueError, match="unknown hf backend options"):
+    with pytest.raises(ValueError, match="unknown option 'bogus' for the hf backend"):
         make_backend("hf?bogus=1")
+
+
+def test_a_requests_documents_do_not_depend_on_its_batch_mates(tiny):
+    """Each seeded request is sampled with its own seed: alone or with others, it gets the same text."""
+    model, tokenizer = tiny
+    backend = HFSimulatorBackend(model_obj=model, tokenizer=tokenizer, max_new_tokens=12, temperature=1.0)
+    mine = requests()[0]
+    other = SearchRequest("Rome", "What is the capital of Italy", ("Rome",), useful=True, top_k=5, seed=7)
+    alone = backend.search([mine])[0]
+    in_batch = backend.search([other, mine, requests()[1]])[1]
+    assert str(alone) == str(in_batch)
+    assert str(backend.search([SearchRequest(**{**mine.__dict__, "seed": 99})])[0]) != str(alone)
+
+
+def test_seeding_option_is_checked():
+    with pytest.raises(ValueError, match="expected seeding 'request' or 'batch', got 'row'"):
+        HFSimulatorBackend(model_obj=object(), tokenizer=None, seeding="row")

@@ -94,7 +94,7 @@ def test_client_errors_are_not_retried(server, make):
 @pytest.mark.parametrize("fault, message", [
     ("badjson", "openai backend: malformed JSON"),
     ("nofields", "openai backend: response has no choices[0].message.content"),
-    ("empty", "openai backend: empty content (finish_reason 'stop')"),
+    ("empty", "openai backend: empty simulator output (finish_reason 'stop')"),
 ])
 def test_bad_bodies_are_errors_for_their_request_only(server, make, fault, message):
     backend = make(server.url)
@@ -150,7 +150,8 @@ def test_overall_deadline_bounds_the_batch(server, make):
 
 def test_worst_case_budget_covers_retries():
     policy = RetryPolicy(timeout=2.0, max_retries=2, backoff=0.5, max_retry_after=3.0)
-    assert policy.attempts == 3 and policy.budget() == pytest.approx(3 * 2.0 + 3.0 + 3.0)
+    # every attempt's timeout, the backoff waits and a second of slack; Retry-After never extends it
+    assert policy.attempts == 3 and policy.budget() == pytest.approx(3 * 2.0 + 0.5 + 1.0 + 1.0)
     assert policy.delay(0) == 0.5 and policy.delay(2) == 2.0
     with pytest.raises(ValueError, match="expected max_retries to be an int >= 0, got -1"):
         RetryPolicy(max_retries=-1)

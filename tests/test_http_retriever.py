@@ -7,7 +7,7 @@ import pytest
 from fake_servers import FakeServer, backend_builder, refused_url
 
 from zerosearch_gym.backends import BackendError, SearchRequest, make_backend
-from zerosearch_gym.backends.http_retriever import HTTPRetrieverBackend, _from_spec, format_document
+from zerosearch_gym.backends.http_retriever import HTTPRetrieverBackend, format_document
 
 
 def req(query: str, top_k: int = 3) -> SearchRequest:
@@ -43,7 +43,7 @@ def test_documents_without_scores_and_flashrag_fields_are_understood():
 
 
 def test_url_without_path_gets_retrieve_and_spec_options():
-    backend = _from_spec("http://127.0.0.1:9, http://h:8000/custom?timeout=3&max_retries=0")
+    backend = make_backend("http-retriever:http://127.0.0.1:9, http://h:8000/custom?timeout=3&max_retries=0")
     assert backend.urls == ["http://127.0.0.1:9/retrieve", "http://h:8000/custom"]
     assert (backend.policy.timeout, backend.policy.max_retries) == (3.0, 0)
 
@@ -55,7 +55,7 @@ def test_url_without_path_gets_retrieve_and_spec_options():
 ])
 def test_bad_specs(spec, message):
     with pytest.raises(ValueError, match=message):
-        _from_spec(spec)
+        make_backend(f"http-retriever:{spec}")
 
 
 def test_make_backend_spec(server):

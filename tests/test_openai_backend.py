@@ -10,7 +10,7 @@ import pytest
 from fake_servers import FakeServer, backend_builder
 
 from zerosearch_gym.backends import BackendError, SearchRequest, make_backend
-from zerosearch_gym.backends.openai_compat import OpenAIBackend, RetryPolicy, _from_spec
+from zerosearch_gym.backends.openai_compat import OpenAIBackend, RetryPolicy
 from zerosearch_gym.backends.simulator_prompts import simulator_prompt
 
 
@@ -147,24 +147,24 @@ def test_make_backend_spec(server, monkeypatch):
 
 
 def test_spec_options_and_several_urls():
-    backend = _from_spec("http://a:1/v1, http://b:2/v1?model=m&mode=prompt&timeout=7&max_retries=1&top_p=0.5")
+    backend = make_backend("openai:http://a:1/v1, http://b:2/v1?model=m&mode=prompt&timeout=7&max_retries=1&top_p=0.5")
     assert backend.urls == ["http://a:1/v1/chat/completions", "http://b:2/v1/chat/completions"]
     assert (backend.model, backend.mode, backend.top_p) == ("m", "prompt", 0.5)
-    assert backend.policy == RetryPolicy(timeout=7.0, max_retries=1, backoff=0.5)
+    assert backend.policy == RetryPolicy(timeout=7.0, max_retries=1, backoff=0.5, max_body_bytes=2**20)
 
 
 @pytest.mark.parametrize("spec, message", [
     ("", "expected 'openai:http://host:port/v1"),
     ("127.0.0.1:8000/v1", "expected server URLs like http://"),
     ("http://a/v1?colour=red", "unknown option 'colour'"),
-    ("http://a/v1?timeout=soon", "expected option timeout to be float, got 'soon'"),
+    ("http://a/v1?timeout=soon", "expected timeout to be float, got 'soon'"),
     ("http://a/v1?mode=chat", "expected simulator mode 'sft' or 'prompt', got 'chat'"),
     ("http://a/v1?timeout=0", "expected timeout > 0"),
     ("http://a/v1?concurrency=0", "expected concurrency to be an int >= 1, got 0"),
 ])
 def test_bad_specs_say_what_was_expected(spec, message):
     with pytest.raises(ValueError, match=message.replace("?", r"\?")):
-        _from_spec(spec)
+        make_backend(f"openai:{spec}")
 
 
 def test_a_failure_is_a_value_not_an_exception(make):

@@ -1,3 +1,6 @@
+import random
+import re
+
 import pytest
 
 from zerosearch_gym import protocol
@@ -62,3 +65,38 @@ def test_information_observation_format_and_limits():
     assert protocol.information_observation([])[0] == "\n\n<information>No information available.</information>\n\n"
     obs, cut = protocol.information_observation(["y" * 5000], max_chars=300)
     assert cut and len(obs) <= 300 and obs.endswith("</information>\n\n")
+
+
+ZEROSEARCH_ACTION_RE = re.compile(r"<(search|answer)>(.*?)</\1>", re.DOTALL)  # the reference rule (quadratic)
+FRAGMENTS = ["<search>", "</search>", "<answer>", "</answer>", "<search", "answer>", "</", "<", ">", "q", " ",
+             "\n", "<Search>", "</search >", "x y"]
+
+
+def test_parsing_matches_the_zerosearch_regex_on_random_turns():
+    rng = random.Random(0)
+    for _ in range(20_000):
+        turn = "".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(0, 12)))
+        match = ZEROSEARCH_ACTION_RE.search(turn)
+        action = parse_action(turn)
+        if match is None:
+            assert action.kind == "invalid", turn
+        elif match.group(1) == "search" and not match.group(2).strip():
+            assert (action.kind, action.reason) == ("invalid", "empty search query"), turn
+        else:
+            assert (action.kind, action.content) == (match.group(1), match.group(2).strip()), turn
+
+
+@pytest.mark.parametrize(
+    "turn, kind, content",
+    [
+        ("<search>" * 25_000, "invalid", ""),  # 200k characters of unclosed tags (30 s with the plain regex)
+        ("<search>" * 25_000 + "</answer>", "invalid", ""),
+        ("<search>" * 25_000 + "<answer>a</answer>", "answer", "a"),
+        ("<answer>" * 12_500 + "<search>" * 12_500 + "q</search>", "search", "<search>" * 12_499 + "q"),
+        ("<search>" * 25_000 + "q</search>", "search", "<search>" * 24_999 + "q"),
+        ("x" * 200_000 + "<answer>a</answer>", "answer", "a"),
+    ],
+)
+def test_long_pathological_turns_parse_correctly(turn, kind, content):
+    action = parse_action(turn)
+    assert (action.kind, action.content) == (kind, content)

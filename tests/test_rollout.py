@@ -105,6 +105,24 @@ def test_curriculum_reaches_the_envs(policy):
                               backend=BM25Backend.from_documents(DOCS), dataset=EXAMPLES, max_turns=1,
                               noise=zerosearch_gym.NoiseSchedule(p_start=0.0, p_end=0.5, total_steps=10))
     actor = script(["<answer> x </answer>"], policy.tokenizer)
-    first = collect_rollouts(envs, policy, EXAMPLES[:1], 2, RolloutConfig(), curriculum_step=0, actor=actor)
-    last = collect_rollouts(envs, policy, EXAMPLES[:1], 2, RolloutConfig(), curriculum_step=9, actor=actor)
+    envs.unwrapped.call("set_curriculum_step", 0)
+    first = collect_rollouts(envs, policy, EXAMPLES[:1], 2, RolloutConfig(), actor=actor)
+    envs.unwrapped.call("set_curriculum_step", 9)
+    last = collect_rollouts(envs, policy, EXAMPLES[:1], 2, RolloutConfig(), actor=actor)
     assert first.stats["noise_p"] == 0.0 and last.stats["noise_p"] > 0.4
+    again = collect_rollouts(envs, policy, EXAMPLES[:1], 2, RolloutConfig(), actor=actor)
+    assert again.stats["noise_p"] == last.stats["noise_p"]  # collecting never moves the schedule
+
+
+def test_answer_leaks_reach_the_rollout_metrics(policy):
+    class Leaky:  # writes the gold answer into noisy documents of the first question only
+        def search(self, requests):
+            return [[f"the answer is {r.answers[0]}" if r.answers[0] == "William Shakespeare" else "nothing"]
+                    * r.top_k for r in requests]
+
+    envs = gymnasium.make_vec("ZeroSearch-v0", num_envs=4, vectorization_mode="vector_entry_point",
+                              backend=Leaky(), dataset=EXAMPLES, max_turns=2, top_k=2, noise=1.0)
+    actor = script(["<search> Hamlet author </search>", "<answer> x </answer>"], policy.tokenizer)
+    batch = collect_rollouts(envs, policy, EXAMPLES, 2, RolloutConfig(max_new_tokens=6), seed=0, actor=actor)
+    assert batch.stats["noisy_search_frac"] == 1.0
+    assert batch.stats["answer_in_noisy_docs"] == 0.5 and batch.stats["answer_in_useful_docs"] == 0.0

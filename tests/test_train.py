@@ -5,6 +5,7 @@ import json
 import gymnasium
 import pytest
 import torch
+from safetensors.torch import load_file
 
 import zerosearch_gym  # noqa: F401
 from agents.train.checkpoint import CheckpointError, verify_checkpoint
@@ -96,6 +97,8 @@ def test_cli_flags_presets_and_help():
     for f in dataclasses.fields(TrainConfig):
         assert "--" + f.name.replace("_", "-") in text
     assert "questions per step" in text and set(PRESETS) >= {"paper", "cpu-demo", "tiny"}
+    assert text.split("\n\n")[1].startswith("Train a policy LLM to search") and "``" not in text  # no RST
+    assert all(f.metadata.get("help") for f in dataclasses.fields(TrainConfig))  # help from field metadata
 
 
 @pytest.mark.parametrize("argv,match", [(["--algo", "a2c"], "expected --algo in"),
@@ -136,7 +139,7 @@ def test_resume_continues_a_killed_run_at_the_same_step_and_curriculum(tmp_path)
     full = train(_tiny_cfg(tmp_path / "a", plot=True), backend=backend, log=lambda m: None)
 
     def kill_after_step_2(message):
-        if message.startswith("step 2/"):
+        if message.startswith("step 3/"):  # step 3 logged, its checkpoint not yet written
             raise Killed
 
     with pytest.raises(Killed):
@@ -146,8 +149,8 @@ def test_resume_continues_a_killed_run_at_the_same_step_and_curriculum(tmp_path)
     assert [r["step"] for r in resumed] == [2]
     assert resumed[0]["noise_p"] == full[2]["noise_p"] > 0
     assert resumed[0]["seq_tokens"] == full[2]["seq_tokens"]
-    a = torch.load(tmp_path / "a/checkpoint/model.pt")
-    b = torch.load(tmp_path / "b/checkpoint/model.pt")
+    a = load_file(tmp_path / "a/checkpoint/model.safetensors")
+    b = load_file(tmp_path / "b/checkpoint/model.safetensors")
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
     rows = [json.loads(x) for x in (tmp_path / "b/metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows if "step" in r] == [0, 1, 2]
@@ -161,7 +164,7 @@ def test_corrupt_or_mismatched_checkpoint_is_refused_before_work(tmp_path):
     verify_checkpoint(tmp_path, config)
     with pytest.raises(CheckpointError, match="expected the same configuration"):
         train(_tiny_cfg(tmp_path, steps=1, algo="reinforce_pp", resume=True), backend=backend)
-    model = tmp_path / "checkpoint/model.pt"
+    model = tmp_path / "checkpoint/model.safetensors"
     model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])  # truncated on disk
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
         train(_tiny_cfg(tmp_path, steps=1, resume=True), backend=backend)

@@ -114,3 +114,28 @@ def test_vector_errors(backend, examples):
     with pytest.raises(ValueError, match="num_envs"):
         ZeroSearchVectorEnv(num_envs=0, backend=backend, dataset=examples)
     envs.close()
+
+
+def test_per_episode_noise_probability_survives_autoreset(backend, examples):
+    envs = make_vec(backend, examples, 2, max_turns=1)
+    envs.unwrapped.call("set_curriculum_step", 100)  # the schedule alone would give p = 0.163
+    obs, infos = envs.reset(seed=0, options={"noise_probability": 0.9})
+    assert infos["noise_probability"].tolist() == [0.9, 0.9]
+    envs.step(["<answer>x</answer>"] * 2)
+    obs, rewards, terminated, truncated, infos = envs.step(["ignored"] * 2)  # next-step autoreset
+    assert all(o.startswith("Answer the given question") for o in obs)
+    assert infos["noise_probability"].tolist() == [0.9, 0.9]
+    envs.reset(options={"noise_probability": 0.2, "reset_mask": [True, False]})
+    envs.step(["<answer>x</answer>"] * 2)
+    _, _, _, _, infos = envs.step(["ignored"] * 2)
+    assert infos["noise_probability"].tolist() == [0.2, 0.9]
+    envs.reset()  # without the option, the schedule rules again
+    _, infos = envs.reset()
+    assert infos["noise_probability"] == pytest.approx([0.163, 0.163], abs=5e-4)
+
+
+def test_curriculum_route_survives_wrappers(backend, examples):
+    envs = gym.wrappers.vector.RecordEpisodeStatistics(make_vec(backend, examples, 2))
+    envs.unwrapped.call("set_curriculum_step", 203)
+    _, infos = envs.reset(seed=0)
+    assert infos["noise_probability"] == pytest.approx([0.5, 0.5])

@@ -48,7 +48,7 @@ def test_policy_engine_greedy_and_weight_sync(tiny_checkpoint):
     import torch
 
     from agents.train.vllm_engine import VLLMPolicyEngine
-    from zerosearch_gym.llm.generate import generate
+    from zerosearch_gym.llm import generate
 
     path, model, tok = tiny_checkpoint
     engine = VLLMPolicyEngine(path, tok, dtype="float32", gpu_memory_utilization=0.2, enforce_eager=True)

@@ -1,26 +1,68 @@
 """zerosearch-gym: Gymnasium environments in which LLMs learn to search, with a simulated search engine.
 
-``import zerosearch_gym`` registers ``ZeroSearch-v0`` (single env and vector env). Torch is never imported here.
+``import zerosearch_gym`` registers ``ZeroSearch-v0`` (single env and vector env) and ``ZeroSearchToken-v0``
+(its token view, :mod:`zerosearch_gym.wrappers`). Torch is never imported here.
+
+The public surface is ``__all__``: the names below plus these submodules:
+
+- :mod:`zerosearch_gym.backends` — search backends (simulators, BM25, HTTP retrievers), spec strings, the cache.
+- :mod:`zerosearch_gym.llm` — generation, the decode engine and model loaders (torch imported lazily).
+- :mod:`zerosearch_gym.offline` — the offline Wikipedia corpus and cache paths.
+- :mod:`zerosearch_gym.protocol` — the policy prompt, turn parsing and observation texts.
+- :mod:`zerosearch_gym.wrappers` — the token-level and chat views for RLlib, SB3 and LLM trainers.
+
+Everything else (``env``, ``vector``, ``turn``, ``curriculum``, …) is reached through these names.
 """
 from gymnasium.envs.registration import register, registry
 
-from .backends import BackendError, SearchBackend, SearchRequest, make_backend, register_backend
+from .backends import BackendError, SearchBackend, SearchRequest, make_backend, register_backend, search_batch
 from .curriculum import NoiseSchedule
 from .data import QAExample, load_qa_dataset
 from .env import ZeroSearchEnv
+from .errors import OfflineError, UsageError, ZeroSearchError
+from .protocol import Action, normalize_question, parse_action, policy_prompt
+from .reward import answer_scores, cover_exact_match, exact_match, f1_score, normalize_answer
+from .spaces import UnicodeText
+from .turn import PendingTurn
 from .vector import ZeroSearchVectorEnv
 
 __all__ = [
-    "BackendError",
-    "NoiseSchedule",
-    "QAExample",
-    "SearchBackend",
-    "SearchRequest",
+    # environments and the batched-step protocol
     "ZeroSearchEnv",
     "ZeroSearchVectorEnv",
+    "PendingTurn",
+    "UnicodeText",
+    "NoiseSchedule",
+    # data
+    "QAExample",
     "load_qa_dataset",
+    # errors a user can act on
+    "ZeroSearchError",
+    "UsageError",
+    "OfflineError",
+    # search backends
+    "BackendError",
+    "SearchBackend",
+    "SearchRequest",
     "make_backend",
     "register_backend",
+    "search_batch",
+    # the text protocol and the rewards
+    "Action",
+    "normalize_question",
+    "parse_action",
+    "policy_prompt",
+    "answer_scores",
+    "cover_exact_match",
+    "exact_match",
+    "f1_score",
+    "normalize_answer",
+    # submodules
+    "backends",
+    "llm",
+    "offline",
+    "protocol",
+    "wrappers",
 ]
 __version__ = "0.1.0"
 
@@ -30,3 +72,5 @@ if "ZeroSearch-v0" not in registry:
         entry_point="zerosearch_gym.env:ZeroSearchEnv",
         vector_entry_point="zerosearch_gym.vector:ZeroSearchVectorEnv",
     )
+if "ZeroSearchToken-v0" not in registry:  # the token view (RLlib: "zerosearch_gym:ZeroSearchToken-v0")
+    register(id="ZeroSearchToken-v0", entry_point="zerosearch_gym.wrappers.token:make_token_env")

@@ -58,3 +58,19 @@ class NoiseSchedule:
             return float(rng.uniform(self.p_start, self.p_end))
         frac = min(max(step, 0), self.total_steps) / self.total_steps
         return self.p_start + (self.base**frac - 1) / (self.base - 1) * (self.p_end - self.p_start)
+
+
+def as_schedule(noise: "NoiseSchedule | float | None") -> NoiseSchedule:
+    """The env's ``noise`` argument as a schedule: ``None`` is ZeroSearch's, a float a fixed probability."""
+    if noise is None:
+        return NoiseSchedule()
+    if isinstance(noise, NoiseSchedule):
+        return noise
+    return NoiseSchedule.fixed(check_probability(noise))
+
+
+def check_probability(p) -> float:
+    """``p`` as a float in [0, 1], or a clear error."""
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 <= float(p) <= 1.0:
+        raise ValueError(f"expected a noise probability in [0, 1], got {p!r}")
+    return float(p)

@@ -1,5 +1,4 @@
 """ZeroSearchEnv: one question-answering episode in which the policy may search before it answers."""
-from __future__ import annotations
 
 import dataclasses
 import time
@@ -9,21 +8,17 @@ import gymnasium as gym
 import numpy as np
 
 from . import protocol
-from .backends.base import (
-    BackendError,
-    SearchBackend,
-    SearchRequest,
-    SearchResult,
-    make_backend,
-    search_batch,
-)
-from .curriculum import NoiseSchedule
+from .backends.base import SearchBackend, SearchRequest, SearchResult, make_backend, search_batch
+from .curriculum import NoiseSchedule, as_schedule, check_probability
 from .data import QAExample, load_qa_dataset
 from .reward import answer_scores
 from .spaces import UnicodeText
+from .turn import PendingTurn, search_observation
 
 FORMAT_SCORE = 0.2  # Search-R1's score for a well-formed trajectory with a wrong answer
 MALFORMED_SCORE = 0.1  # ... and for one with an answer but some invalid turn
+_NO_SCORES = {"f1": 0.0, "em": 0.0, "cover_em": 0.0}
+_RESET_OPTIONS = frozenset(("example", "noise_probability", "curriculum_step", "total_steps"))
 
 
 class ZeroSearchEnv(gym.Env):
@@ -44,6 +39,18 @@ class ZeroSearchEnv(gym.Env):
     With ``format_reward=True``, a zero-F1 answer still earns 0.2 when every turn was well formed and 0.1 otherwise
     (Search-R1's format scores). A truncated episode earns 0.
 
+    **Starting state**: ``reset`` picks a question uniformly at random with the env's generator (or
+    ``options["example"]``), sets the turn and search counts to 0 and fixes the episode's noise probability ``p``:
+    the schedule's value at the current curriculum step, or ``options["noise_probability"]``.
+
+    **Reset options** (``reset(seed, options={...})``), all optional:
+
+    - ``example``: a :class:`QAExample` or an index into the dataset, for this episode.
+    - ``noise_probability``: a fixed ``p`` in [0, 1] for this episode only (the schedule is untouched).
+    - ``curriculum_step``, ``total_steps``: the same as ``set_curriculum_step(step, total_steps)`` before the
+      reset; they stay for later episodes. Trainers normally call :meth:`set_curriculum_step` instead (the one
+      route RLlib can use, since it never passes reset options).
+
     **Episode end**: terminated on an answer; truncated when turn ``max_turns + 1`` is not an answer (the policy
     gets ``max_turns`` turns to search, then must answer). Searches are answered by the backend; with probability
     ``p`` (the curriculum's noise probability) a search call asks a simulator for noisy documents.
@@ -51,7 +58,8 @@ class ZeroSearchEnv(gym.Env):
     **Info**: ``question_id``, ``data_source``, ``noise_probability`` (reset and step); per step ``action``
     ("search" / "answer" / "invalid"), ``query``, ``noisy``, ``searches``, ``turn``, ``f1``, ``em``, ``cover_em``,
     ``backend_latency_s``, ``backend_error`` ("" when none), ``backend_warning`` (e.g. malformed simulator output),
-    ``invalid_reason``, ``action_truncated``, ``observation_truncated``. The gold
+    ``invalid_reason``, ``action_truncated``, ``observation_truncated``, ``answer_in_documents`` (a normalized gold
+    answer occurs in the backend's documents of this search, before any redaction: a leak when ``noisy``). The gold
     answers appear in info (``golden_answers``) only with ``debug=True``.
 
     Args:
@@ -68,6 +76,13 @@ class ZeroSearchEnv(gym.Env):
         max_action_chars, max_obs_chars: length limits of a turn and of an observation.
         render_mode: ``None`` or ``"ansi"`` (``render()`` returns the transcript).
         debug: put the gold answers into info.
+        redact_noisy_answers: replace the gold answer with ``[redacted]`` in noisy documents (a simulator sees the
+            answer in its prompt and may leak it into documents meant to be noisy).
+
+    **Vector env**: ``gymnasium.make_vec("ZeroSearch-v0", num_envs=N, vectorization_mode="vector_entry_point",
+    ...)`` gives :class:`ZeroSearchVectorEnv`: N episodes, one backend batch per step, Gymnasium's next-step
+    autoreset and dict-of-arrays infos. A batching layer of your own can use :meth:`begin_step` and
+    :meth:`finish_step` (see :mod:`zerosearch_gym.turn`).
 
     Example::
 
@@ -89,18 +104,19 @@ class ZeroSearchEnv(gym.Env):
 
     def __init__(
         self,
-        backend: "str | SearchBackend | None" = None,
-        dataset: "str | Sequence | None" = None,
+        backend: str | SearchBackend | None = None,
+        dataset: str | Sequence | None = None,
         max_turns: int = 4,
         top_k: int = 5,
-        noise: "NoiseSchedule | float | None" = None,
+        noise: NoiseSchedule | float | None = None,
         curriculum_step: int = 0,
         format_reward: bool = False,
-        cache: "bool | str" = False,
+        cache: bool | str = False,
         max_action_chars: int = 4000,
         max_obs_chars: int = 8000,
         render_mode: str | None = None,
         debug: bool = False,
+        redact_noisy_answers: bool = False,
     ):
         if not isinstance(max_turns, int) or max_turns < 0:
             raise ValueError(f"expected max_turns to be an int >= 0, got {max_turns!r}")
@@ -111,9 +127,10 @@ class ZeroSearchEnv(gym.Env):
         self.backend = build_backend(backend, cache)
         self.examples = load_qa_dataset(dataset)
         self.max_turns, self.top_k = max_turns, top_k
-        self.schedule = _as_schedule(noise)
+        self.schedule = as_schedule(noise)
         self.curriculum_step = curriculum_step
         self.format_reward, self.debug, self.render_mode = format_reward, debug, render_mode
+        self.redact_noisy_answers = bool(redact_noisy_answers)
         self.max_action_chars, self.max_obs_chars = max_action_chars, max_obs_chars
         self.action_space = UnicodeText(max_action_chars)
         self.observation_space = UnicodeText(max(max_obs_chars, 20_000))
@@ -122,7 +139,12 @@ class ZeroSearchEnv(gym.Env):
 
     # -- curriculum -------------------------------------------------------------------------------------------
     def set_curriculum_step(self, step: int, total_steps: int | None = None) -> None:
-        """Move the noise schedule to training ``step`` (from the next reset on); RLlib callbacks use this."""
+        """Move the noise schedule to training ``step`` from the next reset on: the one curriculum route.
+
+        Reach it through any wrapper with ``env.unwrapped.set_curriculum_step(step)``, or on a vector env with
+        ``envs.unwrapped.call("set_curriculum_step", step)`` (what an RLlib callback does). ``total_steps``, when
+        given, replaces the schedule's ``m`` (normally set once, in the constructor's :class:`NoiseSchedule`).
+        """
         self.curriculum_step = int(step)
         if total_steps is not None:
             self.schedule = dataclasses.replace(self.schedule, total_steps=int(total_steps))
@@ -130,8 +152,8 @@ class ZeroSearchEnv(gym.Env):
     # -- gymnasium API ----------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        options = dict(options or {})
-        unknown = set(options) - {"example", "noise_probability", "curriculum_step", "total_steps"}
+        options = options or {}
+        unknown = options.keys() - _RESET_OPTIONS
         if unknown:
             raise ValueError(f"unknown reset options {sorted(unknown)}; expected example, noise_probability, "
                              "curriculum_step, total_steps")
@@ -139,103 +161,94 @@ class ZeroSearchEnv(gym.Env):
         if "curriculum_step" in options or "total_steps" in options:
             self.set_curriculum_step(options.get("curriculum_step", self.curriculum_step), options.get("total_steps"))
         if options.get("noise_probability") is not None:
-            self._p = _probability(options["noise_probability"])
+            self._p = check_probability(options["noise_probability"])
         else:
             self._p = self.schedule(self.curriculum_step, self.np_random)
         self._turn, self._searches, self._invalid_turns, self._done = 0, 0, 0, False
-        self._pending: tuple[SearchRequest, dict] | None = None
         prompt = protocol.policy_prompt(self._example.question)
-        self._transcript = [prompt]
+        self._transcript = [prompt] if self.render_mode == "ansi" else []
         return prompt, self._base_info()
 
     def step(self, action: str):
-        request = self._begin_step(action)
-        result = search_batch(self.backend, [request])[0] if request is not None else None
-        return self._finish_step(result)
+        pending = self.begin_step(action)
+        result = search_batch(self.backend, [pending.request])[0] if pending.request is not None else None
+        return self.finish_step(pending, result)
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":
             return "".join(getattr(self, "_transcript", []))
         return None
 
-    # -- the two halves of a step (the vector env batches the searches in between) ----------------------------
-    def _begin_step(self, action: str) -> SearchRequest | None:
-        """Parse the turn; return the search request to send, or None when the turn needs no search."""
-        if self._example is None:
-            raise RuntimeError("call reset() before step()")
-        if self._done:
-            raise RuntimeError("the episode has ended; call reset() before step()")
-        text, cut_action = protocol.cut(action, self.max_action_chars) if isinstance(action, str) else (action, False)
-        parsed = protocol.parse_action(text)
-        self._turn += 1
-        self._transcript.append(text if isinstance(text, str) else repr(text))
-        self._step_info = {"action": parsed.kind, "query": "", "noisy": False, "invalid_reason": parsed.reason,
-                           "action_truncated": cut_action, "backend_error": "", "backend_warning": "",
-                           "observation_truncated": False, "cache_hit": False}
-        self._parsed = parsed
-        if parsed.kind != "search" or self._turn > self.max_turns:
-            return None
-        noisy = bool(self.np_random.random() < self._p)
-        self._step_info.update(query=parsed.content, noisy=noisy)
-        self._searches += 1
-        self._t0 = time.perf_counter()
-        return SearchRequest(
-            query=parsed.content,
-            question=self._example.question,
-            answers=tuple(self._example.golden_answers),
-            useful=not noisy,
-            top_k=self.top_k,
-            seed=int(self.np_random.integers(2**31)),
-        )
+    # -- the two halves of a step: the batched-step protocol (see zerosearch_gym.turn) ------------------------
+    def begin_step(self, action: str) -> PendingTurn:
+        """Parse one turn and say which search it needs (``pending.request``, ``None`` when none).
 
-    def _finish_step(self, result: SearchResult | None):
-        """Turn the parsed action (and the search result, if any) into the step's return values."""
-        info = self._step_info
-        parsed, last_turn = self._parsed, self._turn > self.max_turns
+        Changes nothing but the env's random generator (the noisy draw and the request's seed); the episode
+        moves on in :meth:`finish_step`. ``step(action)`` is ``finish_step(begin_step(action), result)``.
+        """
+        if self._done:
+            raise RuntimeError("call reset() before step()" if self._example is None
+                               else "the episode has ended; call reset() before step()")
+        cut_action = False
+        if isinstance(action, str) and len(action) > self.max_action_chars:
+            action, cut_action = protocol.cut(action, self.max_action_chars)
+        parsed = protocol.parse_action(action)
+        turn, request, noisy = self._turn + 1, None, False
+        if parsed.kind == "search" and turn <= self.max_turns:
+            bits = self.np_random.bit_generator.random_raw()  # one 64-bit draw: the noisy coin and the seed
+            noisy = (bits >> 32) * 2.0**-32 < self._p
+            request = SearchRequest(query=parsed.content, question=self._example.question,
+                                    answers=self._example.golden_answers, useful=not noisy, top_k=self.top_k,
+                                    seed=bits & 0x7FFFFFFF)
+        if self.render_mode == "ansi":
+            self._transcript.append(action if isinstance(action, str) else repr(action))
+        info = {"action": parsed.kind, "query": parsed.content if request is not None else "", "noisy": noisy,
+                "invalid_reason": parsed.reason, "action_truncated": cut_action}
+        return PendingTurn(parsed, request, info, time.perf_counter(), turn)
+
+    def finish_step(self, pending: PendingTurn, result: SearchResult | None = None):
+        """Finish the turn ``pending`` with its search ``result`` (documents or a :class:`BackendError`; ``None``
+        when ``pending.request`` is ``None``); returns ``step``'s ``(obs, reward, terminated, truncated, info)``."""
+        if self._done or pending.turn != self._turn + 1:
+            raise RuntimeError(f"expected the pending turn {self._turn + 1} of this episode from begin_step(), "
+                               f"got turn {pending.turn}" + (" of an ended episode" if self._done else ""))
+        self._turn = turn = pending.turn
+        kind = pending.action.kind
         obs, reward, terminated, truncated = "", 0.0, False, False
-        if parsed.kind == "answer":
+        scores = _NO_SCORES
+        error, warning, cache_hit, cut_obs, in_docs, latency = "", "", False, False, False, 0.0
+        if kind == "answer":
             terminated = True
-            info.update(answer_scores(parsed.content, self._example.golden_answers))
-            reward = info["f1"]
+            scores = answer_scores(pending.action.content, self._example.golden_answers)
+            reward = scores["f1"]
             if self.format_reward and reward == 0.0:
                 reward = FORMAT_SCORE if self._invalid_turns == 0 else MALFORMED_SCORE
-        elif last_turn:
+        elif turn > self.max_turns:
             truncated = True
-        elif parsed.kind == "search":
-            obs = self._search_observation(result, info)
-            info["backend_latency_s"] = time.perf_counter() - self._t0
+        elif kind == "search":
+            self._searches += 1
+            obs, error, warning, cache_hit, cut_obs, in_docs = search_observation(
+                result, self._example.golden_answers, self.top_k, self.max_obs_chars,
+                redact=self.redact_noisy_answers and pending.info["noisy"])
+            latency = time.perf_counter() - pending.start
         else:
             self._invalid_turns += 1
             obs = protocol.INVALID_ACTION_MESSAGE
         self._done = terminated or truncated
-        self._transcript.append(obs)
-        info.setdefault("f1", 0.0)
-        info.setdefault("em", 0.0)
-        info.setdefault("cover_em", 0.0)
-        info.setdefault("backend_latency_s", 0.0)
-        info.update(self._base_info(), searches=self._searches, turn=self._turn)
+        if self.render_mode == "ansi":
+            self._transcript.append(obs)
+        info = {**pending.info, "backend_error": error, "backend_warning": warning,
+                "observation_truncated": cut_obs, "cache_hit": cache_hit, "answer_in_documents": in_docs, **scores, "backend_latency_s": latency,
+                "question_id": self._example.id, "data_source": self._example.data_source,
+                "noise_probability": self._p, "searches": self._searches, "turn": turn}
+        if self.debug:
+            info["golden_answers"] = list(self._example.golden_answers)
         return obs, float(reward), terminated, truncated, info
 
     # -- helpers ----------------------------------------------------------------------------------------------
-    def _search_observation(self, result: SearchResult | None, info: dict) -> str:
-        if isinstance(result, BackendError) or result is None:
-            info["backend_error"] = str(result) if result is not None else "backend returned no result"
-            documents: list[str] = []
-        elif not isinstance(result, list) or not all(isinstance(d, str) for d in result):
-            info["backend_error"] = f"expected a list of document strings from the backend, got {type(result).__name__}"
-            documents = []
-        else:
-            documents = [d for d in result[: self.top_k] if d.strip()]
-            if getattr(result, "malformed", None):
-                info["backend_warning"] = result.malformed
-            info["cache_hit"] = bool(getattr(result, "cached", False))
-        obs, cut_obs = protocol.information_observation(documents, self.max_obs_chars)
-        info["observation_truncated"] = cut_obs
-        return obs
-
     def _pick_example(self, choice: Any) -> QAExample:
         if choice is None:
-            return self.examples[int(self.np_random.integers(len(self.examples)))]
+            return self.examples[self.np_random.bit_generator.random_raw() % len(self.examples)]
         if isinstance(choice, QAExample):
             return choice
         if isinstance(choice, (int, np.integer)) and 0 <= choice < len(self.examples):
@@ -256,7 +269,7 @@ class ZeroSearchEnv(gym.Env):
         return self._example
 
 
-def build_backend(backend: "str | SearchBackend | None", cache: "bool | str" = False) -> SearchBackend:
+def build_backend(backend: str | SearchBackend | None, cache: bool | str = False) -> SearchBackend:
     """The env's backend: a spec or object (default ``"bm25"``), behind a result cache when asked."""
     backend = make_backend("bm25" if backend is None else backend)
     if cache:
@@ -265,17 +278,3 @@ def build_backend(backend: "str | SearchBackend | None", cache: "bool | str" = F
         if not isinstance(backend, CachedBackend):
             backend = CachedBackend(backend, path=None if cache is True else str(cache))
     return backend
-
-
-def _as_schedule(noise: "NoiseSchedule | float | None") -> NoiseSchedule:
-    if noise is None:
-        return NoiseSchedule()
-    if isinstance(noise, NoiseSchedule):
-        return noise
-    return NoiseSchedule.fixed(_probability(noise))
-
-
-def _probability(p: Any) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 <= float(p) <= 1.0:
-        raise ValueError(f"expected a noise probability in [0, 1], got {p!r}")
-    return float(p)

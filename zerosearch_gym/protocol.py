@@ -10,8 +10,6 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from .backends.simulator_prompts import normalize_question
-
 POLICY_TEMPLATE = (
     "Answer the given question. You must conduct reasoning inside <think> and </think> first every time you "
     "get new information. After reasoning, if you find you lack some knowledge, you can call a search engine by "
@@ -30,7 +28,18 @@ INVALID_ACTION_MESSAGE = (
 NO_INFORMATION = "No information available."
 TRUNCATION_MARKER = " …[truncated {n} characters]"
 
-_ACTION_RE = re.compile(r"<(search|answer)>(.*?)</\1>", re.DOTALL)
+_OPEN_RE = re.compile(r"<(search|answer)>")
+_CLOSE = {"search": "</search>", "answer": "</answer>"}
+
+
+def normalize_question(question: str) -> str:
+    """Strip the question and end it with "?" (as ZeroSearch does for the policy and the simulator).
+
+    >>> normalize_question("  capital of France ")
+    'capital of France?'
+    """
+    question = question.strip()
+    return question if question.endswith("?") else question + "?"
 
 
 def policy_prompt(question: str) -> str:
@@ -61,13 +70,39 @@ def parse_action(text: str) -> Action:
     """
     if not isinstance(text, str):
         return Action("invalid", reason=f"expected the action to be a str, got {type(text).__name__}")
-    match = _ACTION_RE.search(text)
-    if match is None:
+    found = _first_action(text)
+    if found is None:
         return Action("invalid", reason="no <search>…</search> or <answer>…</answer> in the turn")
-    kind, content = match.group(1), match.group(2).strip()
+    kind, content = found[0], found[1].strip()
     if kind == "search" and not content:
         return Action("invalid", reason="empty search query")
     return Action(kind, content)
+
+
+def _first_action(text: str) -> tuple[str, str] | None:
+    """ZeroSearch's rule, the first match of ``<(search|answer)>(.*?)</\\1>`` (DOTALL), in linear time.
+
+    That match opens at the first ``<search>`` / ``<answer>`` that has a closing tag of its kind somewhere after
+    it, and ends at the first such closing tag. The regex itself is quadratic on a turn of unclosed tags.
+    """
+    opening = _OPEN_RE.search(text)
+    if opening is None:
+        return None
+    kind, start = opening.group(1), opening.end()
+    close = text.find(_CLOSE[kind], start)
+    if close >= 0:  # the common case: the first tag is closed
+        return kind, text[start:close]
+    last_close = {"search": text.rfind("</search>"), "answer": text.rfind("</answer>")}
+    if last_close["search"] < 0 and last_close["answer"] < 0:
+        return None
+    beyond = max(last_close.values())
+    for opening in _OPEN_RE.finditer(text, start):
+        kind, start = opening.group(1), opening.end()
+        if last_close[kind] >= start:
+            return kind, text[start:text.find(_CLOSE[kind], start)]
+        if start > beyond:  # no closing tag of either kind after this point
+            return None
+    return None
 
 
 def cut(text: str, max_chars: int) -> tuple[str, bool]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections import Counter
+from functools import lru_cache
 from typing import Iterable, Union
 
 Golds = Union[str, Iterable[str]]
@@ -31,7 +31,15 @@ def _golds(golds: Golds) -> list[str]:
 
 
 def _f1_normalized(pred_tokens: list[str], gold_tokens: list[str]) -> float:
-    common = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
+    counts: dict[str, int] = {}
+    for token in gold_tokens:
+        counts[token] = counts.get(token, 0) + 1
+    common = 0  # size of the multiset intersection
+    for token in pred_tokens:
+        left = counts.get(token)
+        if left:
+            common += 1
+            counts[token] = left - 1
     if common == 0:
         return 0.0
     precision = common / len(pred_tokens)
@@ -85,3 +93,55 @@ def answer_scores(prediction: str, golds: Golds) -> dict[str, float]:
         scores["em"] = max(scores["em"], float(pred == gold))
         scores["cover_em"] = max(scores["cover_em"], float(bool(gold) and gold in pred))
     return scores
+
+
+def answer_in_text(text: str, golds: Golds) -> bool:
+    """True when a normalized gold answer occurs in the normalized ``text`` as whole words.
+
+    >>> answer_in_text("The capital is PARIS, France.", ["paris"]), answer_in_text("Parisian cafés", "Paris")
+    (True, False)
+    """
+    normalized = normalized_golds(golds if isinstance(golds, tuple) else tuple(_golds(golds)))
+    stripped = text.lower().translate(_PUNCT)  # every gold word must be in here: a cheap first check
+    if not any(all(word in stripped for word in gold.split()) for gold in normalized):
+        return False
+    haystack = f" {normalize_answer(text)} "
+    return any(f" {gold} " in haystack for gold in normalized)
+
+
+@lru_cache(maxsize=4096)
+def normalized_golds(golds: tuple[str, ...]) -> tuple[str, ...]:
+    """The non-empty normalized forms of ``golds`` (cached: an episode's golds are checked at every search)."""
+    return tuple(g for g in map(normalize_answer, golds) if g)
+
+
+REDACTED = "[redacted]"
+_WORD = re.compile(r"\S+")
+_ARTICLE_WORDS = frozenset(("a", "an", "the"))
+
+
+def redact_answer(text: str, golds: Golds) -> str:
+    """Replace every run of words whose normalized form is a gold answer with ``[redacted]``.
+
+    Afterwards ``answer_in_text(result, golds)`` is False: a text the word-level pass cannot clean (a gold
+    answer hidden across unusual separators) is redacted whole.
+
+    >>> redact_answer("Paris, the capital: the Eiffel-Tower in PARIS.", ["Paris", "Eiffel-Tower"])
+    '[redacted] the capital: the [redacted] in [redacted]'
+    """
+    gold_tokens = [toks for toks in (normalize_answer(g).split() for g in _golds(golds)) if toks]
+    words = [(m.start(), m.end(), normalize_answer(m.group())) for m in _WORD.finditer(text)]
+    words = [w for w in words if w[2] and w[2] not in _ARTICLE_WORDS]
+    tokens = [w[2] for w in words]
+    spans = []
+    i = 0
+    while i < len(words):
+        size = next((len(g) for g in gold_tokens if tokens[i:i + len(g)] == g), 0)
+        if size:
+            spans.append((words[i][0], words[i + size - 1][1]))
+            i += size
+        else:
+            i += 1
+    for start, end in reversed(spans):
+        text = text[:start] + REDACTED + text[end:]
+    return REDACTED if answer_in_text(text, golds) else text

@@ -1,12 +1,13 @@
 """ZeroSearchVectorEnv: N episodes stepped together, with every search of a step sent as one backend batch."""
-from __future__ import annotations
 
-from typing import Any, Sequence
+from operator import itemgetter
+from typing import Any, Collection, Sequence
 
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from ._infos import stack_infos
 from .backends.base import SearchBackend, search_batch
 from .data import load_qa_dataset
 from .env import ZeroSearchEnv, build_backend
@@ -21,21 +22,25 @@ class ZeroSearchVectorEnv(VectorEnv):
 
     - ``reset(seed, options)``: ``seed`` int seeds env i with ``seed + i`` (or a list of seeds).
       ``options`` takes ZeroSearchEnv's options for all envs, plus ``examples`` (a list of N QAExamples or
-      indices, one per env) and ``reset_mask`` (reset only those envs).
+      indices, one per env) and ``reset_mask`` (reset only those envs). A ``noise_probability`` option also
+      holds for the episodes that autoreset starts in those envs, until they are reset again.
     - ``step(actions)``: Gymnasium's **next-step autoreset** (``AutoresetMode.NEXT_STEP``): an env that ended
       in the previous step is reset now, its action ignored, and returns its new prompt with reward 0.
     - ``step_active(actions, active)``: for trainers whose episodes end at different turns: only envs with
       ``active[i]`` are stepped; no autoreset; inactive envs return ``""`` and reward 0.
-    - Infos are Gymnasium's dict of arrays, each key with a ``_key`` mask.
+    - Infos are Gymnasium's dict of arrays, each key with a ``_key`` mask. ``info_keys=("action", "f1", …)``
+      keeps only those keys (cheaper for trainers that read a few); ``None`` (default) keeps all.
+    - Each step uses the sub-envs' batched-step protocol (:mod:`zerosearch_gym.turn`): ``begin_step`` on every
+      stepped env, one ``backend.search`` for all their requests, ``finish_step`` with each env's own result.
     - ``set_curriculum_step(step, total_steps)``, ``call``, ``get_attr``, ``set_attr`` reach every sub-env.
     """
 
     # Own dict: Gymnasium 1.2.2 mutates the shared class metadata.
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": ["ansi"]}
 
-    def __init__(self, num_envs: int = 1, backend: "str | SearchBackend | None" = None,
-                 dataset: "str | Sequence | None" = None, render_mode: str | None = None, cache: "bool | str" = False,
-                 **env_kwargs: Any):
+    def __init__(self, num_envs: int = 1, backend: str | SearchBackend | None = None,
+                 dataset: str | Sequence | None = None, render_mode: str | None = None, cache: bool | str = False,
+                 info_keys: Collection[str] | None = None, **env_kwargs: Any):
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"expected num_envs to be an int >= 1, got {num_envs!r}")
         self.metadata = dict(type(self).metadata)
@@ -49,9 +54,14 @@ class ZeroSearchVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._needs_reset = np.ones(num_envs, dtype=bool)
+        self._autoreset_options: list[dict | None] = [None] * num_envs  # per-episode options that autoreset keeps
+        self._started = False
+        if info_keys is not None and (isinstance(info_keys, str) or not all(isinstance(k, str) for k in info_keys)):
+            raise ValueError(f"expected info_keys to be a collection of info key names, got {info_keys!r}")
+        self.info_keys = None if info_keys is None else frozenset(info_keys)
         self.backend_calls = 0  # how many backend.search batches were sent (one per step at most)
 
-    def reset(self, *, seed: "int | Sequence[int | None] | None" = None, options: dict | None = None):
+    def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict | None = None):
         options = dict(options or {})
         mask = np.asarray(options.pop("reset_mask", np.ones(self.num_envs, dtype=bool)), dtype=bool)
         examples = options.pop("examples", None)
@@ -61,13 +71,16 @@ class ZeroSearchVectorEnv(VectorEnv):
         if seed is not None:
             self._np_random, self._np_random_seed = np.random.default_rng(seeds[0]), seeds[0]
         obs = np.full(self.num_envs, "", dtype=object)
-        pairs = []
-        for i in np.flatnonzero(mask):
+        index, infos = np.flatnonzero(mask).tolist(), []
+        p = options.get("noise_probability")
+        for i in index:
             env_options = dict(options, example=examples[i]) if examples is not None else options
             obs[i], info = self.envs[i].reset(seed=seeds[i], options=env_options)
-            pairs.append((i, info))
+            self._autoreset_options[i] = None if p is None else {"noise_probability": p}
+            infos.append(info)
             self._needs_reset[i] = False
-        return obs, _stack(pairs, self.num_envs)
+        self._started = True
+        return obs, stack_infos(index, infos, self.num_envs, self._add_info, self.info_keys)
 
     def step(self, actions: Sequence[str]):
         """Step every env; envs that ended last step are reset instead (next-step autoreset)."""
@@ -86,30 +99,35 @@ class ZeroSearchVectorEnv(VectorEnv):
         return self._step(actions, active=active, autoreset=np.zeros(self.num_envs, dtype=bool))
 
     def _step(self, actions, active: np.ndarray, autoreset: np.ndarray):
-        n = self.num_envs
+        n, envs = self.num_envs, self.envs
+        stepped, resets = np.flatnonzero(active).tolist(), np.flatnonzero(autoreset).tolist()
+        pending = [envs[i].begin_step(actions[i]) for i in stepped]
+        requests = [p.request for p in pending if p.request is not None]
+        results = iter(search_batch(self.backend, requests))
+        self.backend_calls += bool(requests)
+        steps = [envs[i].finish_step(p, next(results) if p.request is not None else None)
+                 for i, p in zip(stepped, pending)]
+        starts = [envs[i].reset(options=self._autoreset_options[i]) for i in resets]
         obs = np.full(n, "", dtype=object)
         rewards = np.zeros(n, dtype=np.float32)
         terminated = np.zeros(n, dtype=bool)
         truncated = np.zeros(n, dtype=bool)
-        pairs = []
-        stepped = np.flatnonzero(active)
-        requests = {i: self.envs[i]._begin_step(actions[i]) for i in stepped}
-        batch = [(i, r) for i, r in requests.items() if r is not None]
-        results = dict(zip([i for i, _ in batch], search_batch(self.backend, [r for _, r in batch])))
-        self.backend_calls += bool(batch)
-        for i in stepped:
-            obs[i], rewards[i], terminated[i], truncated[i], info = self.envs[i]._finish_step(results.get(i))
-            pairs.append((i, info))
-        for i in np.flatnonzero(autoreset):
-            obs[i], info = self.envs[i].reset()
-            pairs.append((i, info))
+        infos: tuple = ()
+        if steps:
+            obs[stepped], rewards[stepped], terminated[stepped], truncated[stepped], infos = zip(*steps)
+        if starts:
+            obs[resets], reset_infos = zip(*starts)
+            if steps:  # Gymnasium's order: env by env
+                stepped, infos = zip(*sorted(zip(stepped + resets, infos + reset_infos), key=itemgetter(0)))
+            else:
+                stepped, infos = resets, reset_infos
         self._needs_reset = (self._needs_reset & ~active & ~autoreset) | terminated | truncated
-        return obs, rewards, terminated, truncated, _stack(pairs, n)
+        return obs, rewards, terminated, truncated, stack_infos(stepped, infos, n, self._add_info, self.info_keys)
 
     def _check(self, actions: Sequence[str]) -> None:
         if len(actions) != self.num_envs:
             raise ValueError(f"expected {self.num_envs} actions, got {len(actions)}")
-        if all(env.example is None for env in self.envs):
+        if not self._started:
             raise RuntimeError("call reset() before step()")
 
     # -- curriculum and attribute access (RLlib reaches sub-envs through these) --------------------------------
@@ -138,12 +156,12 @@ class ZeroSearchVectorEnv(VectorEnv):
         return self.call("render") if self.render_mode == "ansi" else None
 
     def close_extras(self, **kwargs: Any) -> None:
-        close = getattr(self.backend, "close", None)
+        close = getattr(getattr(self, "backend", None), "close", None)  # None when __init__ failed
         if callable(close):
             close()
 
 
-def _seeds(seed: "int | Sequence[int | None] | None", n: int) -> list:
+def _seeds(seed: int | Sequence[int | None] | None, n: int) -> list:
     if seed is None:
         return [None] * n
     if isinstance(seed, (int, np.integer)):
@@ -151,33 +169,3 @@ def _seeds(seed: "int | Sequence[int | None] | None", n: int) -> list:
     if len(seed) != n:
         raise ValueError(f"expected one seed or {n} seeds, got {len(seed)}")
     return list(seed)
-
-
-def _stack(pairs: list[tuple[int, dict]], n: int) -> dict:
-    """Gymnasium's vector info layout, built column by column: one array per key plus a ``_key`` mask."""
-    infos: dict = {}
-    if not pairs:
-        return infos
-    first = pairs[0][1].keys()
-    same_keys = all(info.keys() == first for _, info in pairs)
-    keys = list(first) if same_keys else dict.fromkeys(k for _, info in pairs for k in info)
-    index = np.fromiter((i for i, _ in pairs), dtype=np.intp, count=len(pairs))
-    everyone = same_keys and len(pairs) == n and bool((index == np.arange(n)).all())
-    for key in keys:
-        values = [info.get(key) for _, info in pairs]
-        kind = type(values[0])
-        scalar = kind in (bool, int, float, str) and all(type(v) is kind for v in values)
-        dtype = kind if scalar and kind is not str else object
-        if scalar and everyone:  # the common case: every env, same keys
-            infos[key], infos["_" + key] = np.array(values, dtype=dtype), np.ones(n, dtype=bool)
-            continue
-        column = np.zeros(n, dtype=dtype) if dtype is not object else np.full(n, None, dtype=object)
-        if dtype is object:  # element by element, so that lists stay single cells
-            for i, v in zip(index, values):
-                column[i] = v
-        else:
-            column[index] = values
-        mask = np.zeros(n, dtype=bool)
-        mask[index] = True if same_keys else [key in info for _, info in pairs]
-        infos[key], infos["_" + key] = column, mask
-    return infos

@@ -59,7 +59,7 @@ def trim(text: str, words: int = WORDS_PER_DOC, around: str | None = None) -> st
     >>> trim("a b c d e f", 3)
     'a b c'
     >>> trim("a b c d e f", 3, around="e")
-    'c d e'
+    'd e f'
     """
     tokens = text.split()
     if around is None or around not in text:

@@ -137,24 +137,27 @@ class LossConfig:
 def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
                 mask: torch.Tensor, cfg: LossConfig, ref_logprobs: torch.Tensor | None = None,
                 entropy: torch.Tensor | None = None, num_tokens: float | None = None,
-                kl_in_loss: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
+                kl_in_loss: bool = True, is_weights: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, dict[str, float]]:
     """Clipped surrogate ``max(-A * ratio, -A * clip(ratio))`` + ``beta * KL`` - ``c_ent * entropy``,
-    each a token mean over ``mask`` (denominator ``num_tokens`` when given). Returns (loss, stats)."""
+    each a token mean over ``mask`` (denominator ``num_tokens`` when given). ``is_weights`` (truncated
+    importance weights p_trainer / p_sampler) scale each token's surrogate. Returns (loss, stats); the
+    stats are means over this call's masked tokens, so callers can average them weighted by token count."""
     ratio = torch.exp(logprobs - old_logprobs)
     unclipped = -advantages * ratio
     clipped = -advantages * torch.clamp(ratio, 1.0 - cfg.clip_eps, 1.0 + cfg.clip_eps)
-    pg = masked_mean(torch.maximum(unclipped, clipped), mask, num_tokens)
-    loss = pg
-    stats = {"pg_loss": pg.item(),
+    surrogate = torch.maximum(unclipped, clipped)
+    if is_weights is not None:
+        surrogate = surrogate * is_weights
+    loss = masked_mean(surrogate, mask, num_tokens)
+    stats = {"pg_loss": masked_mean(surrogate, mask).item(),
              "clip_frac": masked_mean((clipped > unclipped).float(), mask).item()}
     if ref_logprobs is not None and kl_in_loss and cfg.kl_coef:
-        kl = masked_mean(kl_penalty(logprobs, ref_logprobs, cfg.kl_estimator), mask, num_tokens)
-        loss = loss + cfg.kl_coef * kl
-        stats["kl"] = kl.item()
+        kl = kl_penalty(logprobs, ref_logprobs, cfg.kl_estimator)
+        loss = loss + cfg.kl_coef * masked_mean(kl, mask, num_tokens)
+        stats["kl"] = masked_mean(kl, mask).item()
     if entropy is not None and cfg.entropy_coef:
-        ent = masked_mean(entropy, mask, num_tokens)
-        loss = loss - cfg.entropy_coef * ent
-        stats["entropy"] = ent.item()
+        loss = loss - cfg.entropy_coef * masked_mean(entropy, mask, num_tokens)
     return loss, stats
 
 
@@ -169,7 +172,9 @@ def value_loss(values: torch.Tensor, old_values: torch.Tensor, returns: torch.Te
 def compute_advantages(algo: str, rewards: torch.Tensor, group_ids: torch.Tensor, mask: torch.Tensor,
                        values: torch.Tensor | None = None, kl: torch.Tensor | None = None,
                        kl_coef: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Dispatch on ``algo``; returns (advantages [B, T], returns [B, T] for PPO's critic or None)."""
+    """Dispatch on ``algo``; returns (advantages [B, T], returns [B, T] for PPO's critic or None).
+
+    ``kl`` (per-token, e.g. k1) with ``kl_coef`` is folded into the reward for REINFORCE++ and PPO."""
     mask = mask.float()
     if algo == "grpo":
         return grpo_advantages(rewards, group_ids, mask), None
@@ -179,6 +184,8 @@ def compute_advantages(algo: str, rewards: torch.Tensor, group_ids: torch.Tensor
     if algo == "ppo":
         if values is None:
             raise ValueError("expected values from the value head for algo='ppo', got None")
+        if kl is not None and kl_coef:  # ZeroSearch's PPO: -beta * KL in the per-token reward
+            token_rewards = token_rewards - kl_coef * kl * mask
         adv, returns = gae_advantages(token_rewards, values.float(), mask)
         return masked_whiten(adv, mask), returns
     raise ValueError(f"expected algo in {ALGORITHMS}, got {algo!r}")

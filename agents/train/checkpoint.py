@@ -1,17 +1,22 @@
-"""Atomic, verified training checkpoints.
+"""Atomic, verified training checkpoints in safetensors.
 
-A checkpoint is a folder ``<output_dir>/checkpoint`` with ``model.pt`` (policy + value head state dict),
-``optimizer.pt``, ``state.json`` (step, data position, curriculum step, RNG states, config) and
-``manifest.json`` (size and sha256 of every file). It is written into a temporary sibling folder and renamed
-into place, so a killed run leaves either the old or the new checkpoint, never half of one. Loading checks
-the manifest and the config **before** anything is loaded: a truncated or corrupt file, or a checkpoint from
-another configuration, is a clear error, never a silent load.
+A checkpoint is a folder ``<output_dir>/checkpoint`` with ``model.safetensors`` (the trained parameters in
+their training dtype: the whole policy, or only the LoRA adapters and value head), ``optimizer.safetensors``
+(AdamW's moments), ``state.json`` (step, data position, curriculum step, RNG states incl. CUDA, the
+optimizer's hyper-parameters, config) and ``manifest.json`` (size and sha256 of every file).
+
+It is written into a temporary sibling folder, then the current checkpoint is renamed to
+``.checkpoint-old`` and the new one into place. A kill leaves either the new checkpoint, or (between the two
+renames) only ``.checkpoint-old``, which :func:`recover_checkpoint` puts back. Loading checks the manifest
+and the config **before** anything is loaded: a corrupt file or another run's checkpoint is a clear error.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
+import pickle
 import random
 import shutil
 import tempfile
@@ -19,20 +24,22 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 
 CHECKPOINT_DIR = "checkpoint"
-FILES = ("model.pt", "optimizer.pt", "state.json")
-# Fields that must match between a checkpoint and the run resuming it (others, e.g. --steps, may change
-# only where listed as safe below).
+OLD_DIR = ".checkpoint-old"
+FILES = ("model.safetensors", "optimizer.safetensors", "state.json")
+# Fields that must match between a checkpoint and the run resuming it.
 MUST_MATCH = ("model", "algo", "dataset", "questions_per_step", "rollouts_per_question", "seed", "steps",
-              "noise_start", "noise_end", "noise_base", "format_reward", "max_turns")
+              "noise_start", "noise_end", "noise_base", "format_reward", "max_turns", "lora_rank",
+              "critic_model", "warmstart_steps")
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint that cannot be resumed (missing, corrupt, or from another configuration)."""
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -41,43 +48,105 @@ def _sha256(path: Path) -> str:
 
 
 def rng_state() -> dict:
-    """Python, NumPy and torch RNG states (JSON-serialisable)."""
-    return {"python": repr(random.getstate()), "numpy": np.random.get_state()[1].tolist(),
-            "numpy_pos": int(np.random.get_state()[2]), "torch": torch.get_rng_state().tolist()}
+    """Python, NumPy, torch (and CUDA, when present) RNG states, JSON-serialisable."""
+    state = {"python": base64.b64encode(pickle.dumps(random.getstate())).decode(),
+             "numpy": np.random.get_state()[1].tolist(), "numpy_pos": int(np.random.get_state()[2]),
+             "torch": torch.get_rng_state().tolist()}
+    if torch.cuda.is_available():
+        state["cuda"] = [s.tolist() for s in torch.cuda.get_rng_state_all()]
+    return state
 
 
 def set_rng_state(state: dict) -> None:
     """Restore what :func:`rng_state` captured."""
-    import ast
-
-    random.setstate(ast.literal_eval(state["python"]))
+    random.setstate(pickle.loads(base64.b64decode(state["python"])))
     np.random.set_state(("MT19937", np.array(state["numpy"], dtype=np.uint32), state["numpy_pos"], 0, 0.0))
     torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([torch.tensor(s, dtype=torch.uint8) for s in state["cuda"]])
 
 
-def save_checkpoint(output_dir: str | Path, policy: torch.nn.Module, optimizer, state: dict) -> Path:
-    """Write model, optimizer and ``state`` atomically to ``output_dir/checkpoint``; returns its path."""
+def _optimizer_tensors(optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    """AdamW's state dict split into tensors (for safetensors) and the rest (for JSON)."""
+    sd = optimizer.state_dict()
+    tensors = {f"{idx}.{key}": value.detach().contiguous() for idx, per_param in sd["state"].items()
+               for key, value in per_param.items()}
+    return tensors, {"param_groups": sd["param_groups"]}
+
+
+def _load_optimizer(optimizer, path: Path, meta: dict, device) -> None:
+    state: dict[int, dict] = {}
+    for name, value in load_file(path, device=str(device)).items():
+        idx, key = name.split(".", 1)
+        state.setdefault(int(idx), {})[key] = value
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def save_checkpoint(output_dir: str | Path, params: dict[str, torch.Tensor], optimizer, state: dict,
+                    keep: int = 1) -> int:
+    """Write ``params``, the optimizer and ``state`` atomically to ``output_dir/checkpoint``; keep the newest
+    ``keep`` checkpoints (older ones as ``checkpoint-step<N>``). Returns the bytes written."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    final = output_dir / CHECKPOINT_DIR
-    tmp = Path(tempfile.mkdtemp(prefix=".checkpoint-", dir=output_dir))
+    final, old = output_dir / CHECKPOINT_DIR, output_dir / OLD_DIR
+    tmp = Path(tempfile.mkdtemp(prefix=".checkpoint-tmp-", dir=output_dir))
     try:
-        torch.save({k: v for k, v in policy.state_dict().items()}, tmp / "model.pt")
-        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-        (tmp / "state.json").write_text(json.dumps({**state, "rng": rng_state()}))
-        manifest = {name: {"bytes": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)}
+        save_file({k: v.contiguous() for k, v in params.items()}, tmp / "model.safetensors")
+        tensors, meta = _optimizer_tensors(optimizer)
+        save_file(tensors, tmp / "optimizer.safetensors")
+        (tmp / "state.json").write_text(json.dumps({**state, "optimizer": meta, "rng": rng_state()}))
+        manifest = {name: {"bytes": (tmp / name).stat().st_size, "sha256": sha256(tmp / name)}
                     for name in FILES}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-        old = output_dir / ".checkpoint-old"
+        written = sum(f.stat().st_size for f in tmp.iterdir())
         if old.exists():
             shutil.rmtree(old)
         if final.exists():
             os.rename(final, old)
-        os.rename(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
+        os.rename(tmp, final)  # a kill before this line leaves .checkpoint-old: recover_checkpoint()
+        _retire(output_dir, keep)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return final
+    return written
+
+
+def _retire(output_dir: Path, keep: int) -> None:
+    """Archive ``.checkpoint-old`` as ``checkpoint-step<N>`` (or delete it) and keep ``keep`` in all."""
+    old = output_dir / OLD_DIR
+    if old.exists():
+        step = json.loads((old / "state.json").read_text()).get("step", 0) if keep > 1 else None
+        if step is not None:
+            os.rename(old, output_dir / f"checkpoint-step{step:06d}")
+        else:
+            shutil.rmtree(old)
+    archived = sorted(output_dir.glob("checkpoint-step*"))
+    for path in archived[:max(len(archived) - (keep - 1), 0)]:
+        shutil.rmtree(path)
+
+
+def recover_checkpoint(output_dir: str | Path) -> None:
+    """Repair what a kill during :func:`save_checkpoint` left: put ``.checkpoint-old`` back when the new
+    checkpoint never got renamed into place, and drop half-written temporary folders."""
+    output_dir = Path(output_dir)
+    for tmp in output_dir.glob(".checkpoint-tmp-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+    old, final = output_dir / OLD_DIR, output_dir / CHECKPOINT_DIR
+    if old.is_dir() and not final.exists():
+        os.rename(old, final)
+    elif old.is_dir():
+        shutil.rmtree(old)
+
+
+def _manifest(path: Path) -> dict:
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"expected a readable {path / 'manifest.json'}, got corrupt JSON ({err}); "
+                              "delete the checkpoint and restart") from None
+    if not isinstance(manifest, dict) or not all(isinstance(v, dict) for v in manifest.values()):
+        raise CheckpointError(f"expected {path / 'manifest.json'} to hold a JSON object of file entries, got "
+                              f"{type(manifest).__name__}; delete the checkpoint and restart")
+    return manifest
 
 
 def verify_checkpoint(output_dir: str | Path, config: dict) -> dict:
@@ -89,20 +158,16 @@ def verify_checkpoint(output_dir: str | Path, config: dict) -> dict:
     if not (path / "manifest.json").is_file():
         raise CheckpointError(f"expected a checkpoint at {path} to resume from, got none; run without "
                               "--resume or point --output-dir at a run that saved one")
-    try:
-        manifest = json.loads((path / "manifest.json").read_text())
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"expected a readable {path / 'manifest.json'}, got corrupt JSON ({err}); "
-                              "delete the checkpoint and restart") from None
+    manifest = _manifest(path)
     for name in FILES:
         entry, file = manifest.get(name), path / name
         if entry is None or not file.is_file():
             raise CheckpointError(f"expected {file} listed in the manifest and on disk; the checkpoint is "
                                   "incomplete — delete it and restart, or restore a backup")
-        if file.stat().st_size != entry["bytes"] or _sha256(file) != entry["sha256"]:
-            raise CheckpointError(f"expected {file} to match its manifest ({entry['bytes']} bytes, sha256 "
-                                  f"{entry['sha256'][:12]}), got a truncated or corrupt file; delete the "
-                                  "checkpoint and restart")
+        if file.stat().st_size != entry.get("bytes") or sha256(file) != entry.get("sha256"):
+            raise CheckpointError(f"expected {file} to match its manifest ({entry.get('bytes')} bytes, sha256 "
+                                  f"{str(entry.get('sha256'))[:12]}), got a truncated or corrupt file; delete "
+                                  "the checkpoint and restart")
     state = json.loads((path / "state.json").read_text())
     saved = state.get("config", {})
     diffs = [f"{k}: checkpoint {saved.get(k)!r} vs now {config.get(k)!r}" for k in MUST_MATCH
@@ -113,12 +178,39 @@ def verify_checkpoint(output_dir: str | Path, config: dict) -> dict:
     return state
 
 
-def load_checkpoint(output_dir: str | Path, policy: torch.nn.Module, optimizer, config: dict) -> dict:
-    """Verify, then restore model, optimizer and RNG; returns the saved state (step, data position, ...)."""
+def load_checkpoint(output_dir: str | Path, module: torch.nn.Module, optimizer, config: dict) -> dict:
+    """Verify, then restore the trained parameters, optimizer and RNG; returns the saved state."""
     state = verify_checkpoint(output_dir, config)
     path = Path(output_dir) / CHECKPOINT_DIR
-    device = next(policy.parameters()).device
-    policy.load_state_dict(torch.load(path / "model.pt", map_location=device, weights_only=True))
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", map_location=device, weights_only=True))
+    device = next(module.parameters()).device
+    params = dict(module.named_parameters())
+    saved = load_file(path / "model.safetensors", device=str(device))
+    missing = sorted(set(saved) ^ {n for n, p in params.items() if p.requires_grad})
+    if missing:
+        raise CheckpointError(f"expected the checkpoint's parameters to match the model's trainable ones, got "
+                              f"differences in {missing[:3]}; resume with the original flags")
+    with torch.no_grad():
+        for name, value in saved.items():
+            params[name].copy_(value)
+    _load_optimizer(optimizer, path / "optimizer.safetensors", state["optimizer"], device)
     set_rng_state(state["rng"])
     return state
+
+
+def truncate_metrics(path: str | Path, step: int) -> None:
+    """Keep the warm-start rows and the training rows before ``step`` (a resumed run rewrites the rest)."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    kept = []
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a row cut by the kill
+            continue
+        if row.get("step", -1) < step:
+            kept.append(line + "\n")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(kept))
+    os.replace(tmp, path)

@@ -1,65 +1,85 @@
-"""The training configuration: one dataclass, one help line per field, presets, and an argparse bridge.
+"""Train a policy LLM to search, against ZeroSearch-v0.
 
-``TrainConfig()`` is the embedded default: SmolLM2-135M-Instruct on CPU against the offline BM25 backend,
-a handful of steps (about 10 minutes on 2 cores), warm-started by a short SFT on scripted trajectories and
-trained with the format-shaped reward, because a 135M policy does not follow the paper's format unaided.
+With no flags this runs the embedded CPU default: SmolLM2-135M-Instruct (offline) with LoRA adapters, a short
+warm start on scripted trajectories (a 135M model does not follow the search/answer format unaided), then
+GRPO against the offline Wikipedia BM25 search engine with the noise curriculum. It writes metrics.jsonl,
+reward.png, a resumable checkpoint and the final policy as a Hugging Face folder (final/) to --output-dir.
 
-``PRESETS["paper"]`` is ZeroSearch's GPU recipe for 3B+ policies (pure F1 reward, no warm start):
-lr 1e-6, KL 0.001, clip 0.2, 64 questions x 5 rollouts, 203 steps, temperature 1.0, top-p 0.95,
-curriculum p_s = 0 -> p_e = 0.5 with base b = 4.
+--preset paper is ZeroSearch's GPU recipe (a 3B+ policy, a served simulator, 203 steps). Any flag given
+after the preset overrides it. A killed run continues with the same flags plus --resume.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+
+
+def arg(default, help: str):  # noqa: A002 - the dataclass field's --help line
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass
 class TrainConfig:
-    """Every knob of ``zerosearch train``; the comment after each field is its --help line."""
+    """Every knob of ``zerosearch train``; each field's metadata["help"] is its --help line."""
 
-    model: str = ""  # policy checkpoint folder or hub id; "" = SmolLM2-135M-Instruct from the offline cache
-    algo: str = "grpo"  # ppo | grpo | reinforce_pp
-    backend: str = "bm25"  # search backend spec (bm25, hf:<simulator>, openai:<url>, ...)
-    dataset: str = "sample:in-wiki"  # QA dataset path, hub id or "sample:in-wiki" (sample questions bm25 can answer); "" = the whole sample
-    output_dir: str = "runs/zerosearch"  # checkpoints, metrics.jsonl and the plot go here
-    steps: int = 5  # training steps (curriculum total m)
-    questions_per_step: int = 2  # questions per step
-    rollouts_per_question: int = 4  # G: rollouts per question (the group of GRPO / REINFORCE++)
-    max_turns: int = 1  # search turns before the forced answer turn
-    top_k: int = 3  # documents per search
-    max_new_tokens: int = 40  # max generated tokens per policy turn
-    max_obs_tokens: int = 96  # observation (documents) tokens kept per search, the rest is cut
-    max_seq_len: int = 512  # context limit per episode; overflow ends the episode as truncated
-    temperature: float = 1.0  # sampling temperature (log-probs are computed at the same temperature)
-    top_p: float = 0.95  # nucleus sampling
-    lr: float = 1e-5  # AdamW learning rate (the paper preset uses 1e-6)
-    weight_decay: float = 0.0  # AdamW weight decay
-    max_grad_norm: float = 1.0  # gradient clipping
-    clip_eps: float = 0.2  # PPO ratio clip
-    kl_coef: float = 0.001  # beta: KL(policy || reference) added to the loss (0 = no reference model)
-    kl_estimator: str = "k3"  # k1 | k3
-    entropy_coef: float = 0.0  # entropy bonus
-    value_coef: float = 0.5  # critic loss weight (PPO)
-    ppo_epochs: int = 1  # passes over each rollout batch
-    mini_batches: int = 1  # optimizer steps per epoch
-    micro_batch_size: int = 4  # sequences per forward/backward (gradient accumulation inside a mini-batch)
-    logprob_chunk: int = 512  # policy tokens per chunk when computing log-probs (no full-vocab fp32 batch)
-    format_reward: bool = True  # Search-R1 format-shaped reward (0.2 well-formed wrong / 0.1 malformed)
-    warmstart_steps: int = 8  # SFT steps on scripted trajectories before RL (0 = none)
-    warmstart_lr: float = 1e-4  # learning rate of the warm-start SFT
-    noise_start: float = 0.0  # curriculum p_s: noise probability at step 0
-    noise_end: float = 0.5  # curriculum p_e: noise probability at the last step
-    noise_base: float = 4.0  # curriculum base b
-    device: str = "auto"  # auto | cpu | cuda
-    rollout_engine: str = "fastgen"  # fastgen (CUDA-graph decoder / transformers) | vllm (extra; weights synced each step)
-    bf16: bool = True  # bfloat16 weights + autocast on CUDA (ignored on CPU)
-    seed: int = 0  # RNG seed (data order, sampling, env)
-    save_every: int = 3  # checkpoint every N steps (0 = only at the end)
-    resume: bool = False  # continue from output_dir/checkpoint (model, optimizer, RNG, step, data position)
-    plot: bool = True  # write reward.png at the end
-    progress: bool = True  # tqdm progress bar
+    model: str = arg("", "policy checkpoint folder or hub id; '' = SmolLM2-135M-Instruct from the offline cache")
+    algo: str = arg("grpo", "ppo | grpo | reinforce_pp")
+    backend: str = arg("bm25", "search backend spec (bm25, hf:<simulator>, openai:<url>, ...)")
+    dataset: str = arg("sample:in-wiki", "QA dataset path, hub id, or 'sample:in-wiki' (sample questions bm25 "
+                       "can answer); '' = the whole sample")
+    output_dir: str = arg("runs/zerosearch", "checkpoints, metrics.jsonl, the plot and the final policy go here")
+    steps: int = arg(5, "training steps (the curriculum's total m)")
+    questions_per_step: int = arg(2, "questions per step")
+    rollouts_per_question: int = arg(4, "G: rollouts per question (the group of GRPO / REINFORCE++)")
+    max_turns: int = arg(1, "search turns before the forced answer turn")
+    top_k: int = arg(3, "documents per search")
+    max_new_tokens: int = arg(40, "max generated tokens per policy turn")
+    max_obs_tokens: int = arg(96, "observation (documents) tokens kept per search, the rest is cut")
+    max_seq_len: int = arg(512, "context limit per episode; overflow ends the episode as truncated")
+    temperature: float = arg(1.0, "sampling temperature (log-probs are computed at the same temperature)")
+    top_p: float = arg(0.95, "nucleus sampling")
+    lr: float = arg(1e-4, "actor learning rate (AdamW); the paper preset uses 1e-6 for full fine-tuning")
+    critic_lr: float = arg(1e-5, "critic learning rate (PPO value head or --critic-model); ZeroSearch: 1e-5")
+    critic_model: str = arg("", "PPO: a separate critic model (folder or hub id, same tokenizer); '' = a "
+                            "value head on the policy")
+    warmup_ratio: float = arg(0.0, "share of the optimizer steps with a linear actor lr warmup")
+    critic_warmup_ratio: float = arg(0.0, "share of the optimizer steps with a linear critic lr warmup")
+    lora_rank: int = arg(16, "LoRA rank of the policy adapters (0 = full fine-tuning); the KL reference is "
+                         "the base with adapters off")
+    lora_alpha: float = arg(32.0, "LoRA alpha (scale = alpha / rank)")
+    weight_decay: float = arg(0.0, "AdamW weight decay")
+    max_grad_norm: float = arg(1.0, "gradient clipping")
+    clip_eps: float = arg(0.2, "PPO ratio clip")
+    kl_coef: float = arg(0.001, "beta: KL(policy || reference) weight (0 = no reference model)")
+    kl_estimator: str = arg("k3", "k1 | k3")
+    kl_in_reward: bool = arg(False, "PPO: put -beta * KL into the per-token reward instead of the loss "
+                             "(ZeroSearch's PPO)")
+    entropy_coef: float = arg(0.0, "entropy bonus")
+    value_coef: float = arg(0.5, "critic loss weight (PPO)")
+    ppo_epochs: int = arg(1, "passes over each rollout batch")
+    mini_batches: int = arg(1, "optimizer steps per epoch")
+    micro_batch_size: int = arg(4, "sequences per forward/backward (gradient accumulation in a mini-batch)")
+    logprob_chunk: int = arg(512, "policy tokens per chunk when computing log-probs")
+    tis_cap: float = arg(0.0, "truncated importance sampling: weight tokens by min(p_trainer / p_sampler, "
+                         "cap) to correct for the rollout engine's numerics (0 = off)")
+    format_reward: bool = arg(True, "Search-R1 format-shaped reward (0.2 well-formed wrong / 0.1 malformed)")
+    warmstart_steps: int = arg(8, "SFT steps on scripted trajectories before RL (0 = none)")
+    warmstart_lr: float = arg(1e-3, "learning rate of the warm-start SFT")
+    noise_start: float = arg(0.0, "curriculum p_s: noise probability at step 0")
+    noise_end: float = arg(0.5, "curriculum p_e: noise probability at the last step")
+    noise_base: float = arg(4.0, "curriculum base b")
+    device: str = arg("auto", "auto | cpu | cuda")
+    rollout_engine: str = arg("fastgen", "fastgen (CUDA-graph decoder / transformers) | vllm (extra; weights "
+                              "synced each step)")
+    bf16: bool = arg(True, "bfloat16 autocast on CUDA (ignored on CPU)")
+    seed: int = arg(0, "RNG seed (data order, sampling, env)")
+    save_every: int = arg(3, "checkpoint every N steps (0 = only at the end)")
+    keep_checkpoints: int = arg(1, "checkpoints kept on disk (the newest K)")
+    resume: bool = arg(False, "continue from output_dir/checkpoint (model, optimizer, RNG, step, data position)")
+    export: bool = arg(True, "write the final policy as a Hugging Face folder, output_dir/final")
+    plot: bool = arg(True, "write reward.png at the end")
+    progress: bool = arg(True, "tqdm progress bar")
 
     def validate(self) -> TrainConfig:
         """Raise ValueError naming the field and the fix for values the trainer cannot use."""
@@ -70,15 +90,26 @@ class TrainConfig:
         if self.kl_estimator not in ("k1", "k3"):
             raise ValueError(f"expected --kl-estimator k1 or k3, got {self.kl_estimator!r}")
         for name in ("steps", "questions_per_step", "rollouts_per_question", "max_new_tokens",
-                     "micro_batch_size", "ppo_epochs", "mini_batches", "max_seq_len", "logprob_chunk"):
+                     "micro_batch_size", "ppo_epochs", "mini_batches", "max_seq_len", "logprob_chunk",
+                     "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise ValueError(f"expected --{name.replace('_', '-')} >= 1, got {getattr(self, name)}")
         if self.algo == "grpo" and self.rollouts_per_question < 2:
             raise ValueError("expected --rollouts-per-question >= 2 for grpo (a group of one has no "
                              f"advantage), got {self.rollouts_per_question}")
+        if self.kl_in_reward and self.algo == "grpo":
+            raise ValueError("expected --kl-in-reward with --algo ppo or reinforce_pp (GRPO's reward is one "
+                             "scalar per sequence), got grpo")
+        if self.critic_model and self.algo != "ppo":
+            raise ValueError(f"expected --critic-model only with --algo ppo, got --algo {self.algo}")
         if not 0.0 < self.top_p <= 1.0 or self.temperature <= 0:
             raise ValueError(f"expected 0 < top_p <= 1 and temperature > 0, got top_p={self.top_p}, "
                              f"temperature={self.temperature}")
+        for name in ("warmup_ratio", "critic_warmup_ratio"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"expected 0 <= --{name.replace('_', '-')} < 1, got {getattr(self, name)}")
+        if self.lora_rank < 0 or self.tis_cap < 0:
+            raise ValueError(f"expected --lora-rank >= 0 and --tis-cap >= 0, got {self.lora_rank}, {self.tis_cap}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"expected --device auto, cpu or cuda, got {self.device!r}")
         if self.rollout_engine not in ("fastgen", "vllm"):
@@ -91,15 +122,18 @@ class TrainConfig:
 
 
 PRESETS: dict[str, dict] = {
-    # ZeroSearch's recipe (GPU, 3B+ policies that follow the format without help).
+    # ZeroSearch's recipe (GPU, 3B+ policies that follow the format without help). PPO settings follow the
+    # verl scripts of Search-R1 that ZeroSearch builds on: actor lr 1e-6 with warmup ratio 0.285, critic lr
+    # 1e-5 with warmup ratio 0.015, KL in the reward, entropy coefficient 0.001.
     "paper": {
         "model": "Qwen/Qwen2.5-3B", "dataset": "sunhaonlp/ZeroSearch_dataset",
         "backend": "openai:http://127.0.0.1:8000/v1",  # a served simulator, e.g. Simulation_LLM_google_14B_V2
-        "lr": 1e-6, "kl_coef": 0.001, "clip_eps": 0.2, "questions_per_step": 64, "rollouts_per_question": 5,
-        "steps": 203, "temperature": 1.0, "top_p": 0.95, "noise_start": 0.0, "noise_end": 0.5,
-        "noise_base": 4.0, "max_turns": 4, "top_k": 5, "max_new_tokens": 500, "max_obs_tokens": 500,
-        "max_seq_len": 4096, "format_reward": False, "warmstart_steps": 0, "micro_batch_size": 8,
-        "save_every": 20,
+        "lr": 1e-6, "critic_lr": 1e-5, "warmup_ratio": 0.285, "critic_warmup_ratio": 0.015,
+        "entropy_coef": 0.001, "kl_coef": 0.001, "clip_eps": 0.2, "questions_per_step": 64,
+        "rollouts_per_question": 5, "steps": 203, "temperature": 1.0, "top_p": 0.95, "noise_start": 0.0,
+        "noise_end": 0.5, "noise_base": 4.0, "max_turns": 4, "top_k": 5, "max_new_tokens": 500,
+        "max_obs_tokens": 500, "max_seq_len": 4096, "format_reward": False, "warmstart_steps": 0,
+        "micro_batch_size": 8, "save_every": 20, "lora_rank": 0,
     },
     # The embedded CPU default (the dataclass defaults), named for clarity.
     "cpu-demo": {},
@@ -107,7 +141,7 @@ PRESETS: dict[str, dict] = {
     "tiny": {
         "steps": 2, "questions_per_step": 2, "rollouts_per_question": 2, "max_turns": 1, "max_new_tokens": 8,
         "max_obs_tokens": 32, "max_seq_len": 512, "warmstart_steps": 2, "save_every": 1, "plot": False,
-        "progress": False,
+        "progress": False, "lora_rank": 0, "lr": 1e-5, "warmstart_lr": 1e-4, "export": False,
     },
 }
 
@@ -120,32 +154,20 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def _help_lines() -> dict[str, str]:
-    """Field name -> the comment after it in the source, used as the --help text."""
-    import inspect
-
-    helps = {}
-    for line in inspect.getsource(TrainConfig).splitlines():
-        name, sep, rest = line.strip().partition(":")
-        if sep and "#" in rest and name.isidentifier():
-            helps[name] = rest.split("#", 1)[1].strip()
-    return helps
-
-
 def build_parser() -> argparse.ArgumentParser:
     """An argparse parser with one --flag per TrainConfig field plus --preset."""
-    parser = argparse.ArgumentParser(prog="zerosearch train", description=__doc__,
+    import sys
+
+    parser = argparse.ArgumentParser(prog="zerosearch train", description=sys.modules[__name__].__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu-demo",
                         help="start from a preset, then apply the flags given")
-    helps = _help_lines()
     for f in fields(TrainConfig):
         kind = {bool: _parse_bool, int: int, float: float}.get(type(f.default), str)
         flag_only = {"nargs": "?", "const": True} if kind is _parse_bool else {}
         parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=None,
-                            **flag_only,
-                            metavar=type(f.default).__name__.upper(),
-                            help=f"{helps.get(f.name, '')} (default: {f.default!r})")
+                            **flag_only, metavar=type(f.default).__name__.upper(),
+                            help=f"{f.metadata['help']} (default: {f.default!r})")
     return parser
 
 

@@ -27,12 +27,13 @@ class Turn:
     token_ids: list[int]
     text: str
     finish_reason: str  # "stop" (stop string), "eos", or "length"
+    logprobs: list[float] | None = None  # the sampler's log-prob of each sampled id, when requested
 
 
 def resolve_model_path(model: str) -> str:
     """``""`` -> the offline SmolLM2 checkpoint; a local folder must exist; anything else is a hub id."""
     if not model:
-        from zerosearch_gym.llm.models import smollm2_path
+        from zerosearch_gym.llm import smollm2_path
 
         return str(smollm2_path())
     path = os.path.expanduser(model)
@@ -51,6 +52,7 @@ class Policy(torch.nn.Module):
         self.model = model
         self.tokenizer = tokenizer
         self.engine = None  # e.g. agents.train.vllm_engine.VLLMPolicyEngine; None = zerosearch_gym.llm
+        self.autocast_dtype = None  # torch.bfloat16: score() runs under autocast (fp32 master weights)
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         hidden = model.config.hidden_size
@@ -74,6 +76,32 @@ class Policy(torch.nn.Module):
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    # ------------------------------------------------------------------------------------------- LoRA
+    def add_lora(self, rank: int, alpha: float) -> None:
+        """Wrap the LM in fresh peft LoRA adapters on every linear layer; the base weights are frozen."""
+        from peft import LoraConfig, get_peft_model
+
+        config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules="all-linear")
+        self.model = get_peft_model(self.model, config)
+
+    @property
+    def has_lora(self) -> bool:
+        return hasattr(self.model, "disable_adapter")
+
+    def merge_lora(self) -> None:
+        """Fold the adapters into the base weights (in place) and drop them."""
+        if self.has_lora:
+            self.model = self.model.merge_and_unload()
+            self.model.requires_grad_(True)
+
+    def adapters_off(self):
+        """Context in which the LM is its base (LoRA adapters disabled): the KL reference, no second copy."""
+        return self.model.disable_adapter()
+
+    def trainable_state(self) -> dict[str, torch.Tensor]:
+        """The parameters that training changes (all, or the adapters + value head with LoRA), by name."""
+        return {name: p.detach() for name, p in self.named_parameters() if p.requires_grad}
+
     # ------------------------------------------------------------------------------------ tokenization
     def prompt_ids(self, prompt: str) -> list[int]:
         """Token ids of the env's prompt as a user chat message + generation prompt (raw text without a
@@ -96,22 +124,22 @@ class Policy(torch.nn.Module):
     @torch.no_grad()
     def generate_turns(self, contexts: list[list[int]], max_new_tokens: int, temperature: float = 1.0,
                        top_p: float = 1.0, seed: int | None = None,
-                       stop_strings: tuple[str, ...] = STOP_STRINGS) -> list[Turn]:
+                       stop_strings: tuple[str, ...] = STOP_STRINGS, return_logprobs: bool = False) -> list[Turn]:
         """Sample one turn per context (a list of token ids); stops at a stop string, EOS or the limit.
 
         Uses ``self.engine`` when set (vLLM), else ``zerosearch_gym.llm`` (a CUDA-graph decoder on GPU,
         transformers ``generate`` on CPU)."""
         if not contexts:
             return []
-        from zerosearch_gym.llm.generate import generate
+        from zerosearch_gym.llm import generate
 
         kwargs = dict(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p,
-                      stop_strings=stop_strings, seed=seed)
+                      stop_strings=stop_strings, seed=seed, return_logprobs=return_logprobs)
         if self.engine is not None:
             gens = self.engine.generate(contexts, **kwargs)
         else:
             gens = generate(self.model, self.tokenizer, contexts, **kwargs)
-        return [Turn(list(g.token_ids), g.text, g.finish_reason) for g in gens]
+        return [Turn(list(g.token_ids), g.text, g.finish_reason, g.logprobs) for g in gens]
 
     # ----------------------------------------------------------------------------------------- scoring
     def score(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, loss_mask: torch.Tensor,
@@ -121,6 +149,11 @@ class Policy(torch.nn.Module):
         Returns (logprobs [B, T], entropy [B, T] or None, values [B, T] or None). Only the policy tokens'
         hidden states go through the LM head, ``chunk`` at a time, each chunk recomputed in backward.
         """
+        dtype = self.autocast_dtype
+        with torch.autocast(input_ids.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+            return self._score(input_ids, attention_mask, loss_mask, temperature, chunk, entropy, values)
+
+    def _score(self, input_ids, attention_mask, loss_mask, temperature, chunk, entropy, values):
         base = self.model.get_decoder() if hasattr(self.model, "get_decoder") else self.model.base_model
         hidden = base(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         rows, cols = (loss_mask[:, 1:] > 0).nonzero(as_tuple=True)

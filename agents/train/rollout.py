@@ -27,6 +27,7 @@ class RolloutConfig:
     max_seq_len: int = 768
     temperature: float = 1.0
     top_p: float = 1.0
+    sampler_logprobs: bool = False  # keep the rollout engine's log-prob of every sampled token
 
 
 @dataclass
@@ -41,6 +42,7 @@ class RolloutBatch:
     turn_spans: list[list[tuple[int, int]]]  # per sequence: [start, end) of each policy turn
     sampled_ids: list[list[list[int]]]  # per sequence: the ids the policy sampled, per turn
     stats: dict[str, float] = field(default_factory=dict)
+    sampler_logprobs: torch.Tensor | None = None  # [B, T] the sampler's log-probs at mask-1 positions
 
     def token_rewards(self) -> torch.Tensor:
         """[B, T] with each episode's reward on its last policy token."""
@@ -58,12 +60,18 @@ class _Episode:
         self.text = prompt_text
         self.spans: list[tuple[int, int]] = []
         self.sampled: list[list[int]] = []
+        self.logprobs: list[float] | None = []  # the sampler's, aligned with ids (None once one is missing)
         self.reward, self.f1, self.em, self.searches, self.invalid = 0.0, 0.0, 0.0, 0, 0
         self.noisy, self.overflow, self.truncated, self.backend_errors = 0, False, False, 0
+        self.leaks, self.useful_hits = 0, 0  # searches whose documents held the gold answer: noisy / useful
 
     def add_turn(self, turn: Turn) -> None:
         self.spans.append((len(self.ids), len(self.ids) + len(turn.token_ids)))
         self.sampled.append(list(turn.token_ids))
+        if self.logprobs is not None and turn.logprobs is not None:
+            self.logprobs += [0.0] * (len(self.ids) - len(self.logprobs)) + list(turn.logprobs)
+        else:
+            self.logprobs = None
         self.ids += turn.token_ids
         self.mask += [1] * len(turn.token_ids)
         self.text += turn.text
@@ -81,23 +89,23 @@ def _info(infos: dict, key: str, i: int, default=0):
     return default
 
 
-def collect_rollouts(envs, policy, examples: Sequence, group_size: int, cfg: RolloutConfig, *, seed: int = 0,
-                     curriculum_step: int = 0, total_steps: int | None = None,
+def collect_rollouts(envs, policy, examples: Sequence, group_size: int, cfg: RolloutConfig, *,
+                     seed: int | Sequence[int] = 0, sample_seed: int | None = None,
                      actor: Callable[[list[int], list[list[int]], list[str]], list[Turn]] | None = None
                      ) -> RolloutBatch:
     """Play ``group_size`` episodes of each example in ``envs`` (``num_envs == len(examples) * group_size``).
 
     ``actor(active_indices, contexts, transcripts) -> turns`` replaces the policy's sampling (the scripted
     warm start uses it); by default the policy samples with ``cfg``'s temperature and top-p.
+    ``seed`` is the reset seed (one int, or one per env); ``sample_seed`` seeds the policy's sampling
+    (default: ``seed`` when it is an int). The noise curriculum is the envs' own state: set it before
+    collecting with ``envs.unwrapped.call("set_curriculum_step", step)``.
     """
     n = len(examples) * group_size
     if envs.num_envs != n:
         raise ValueError(f"expected a vector env with {n} envs ({len(examples)} questions x {group_size}), "
                          f"got {envs.num_envs}")
-    options = {"examples": [ex for ex in examples for _ in range(group_size)],
-               "curriculum_step": curriculum_step}
-    if total_steps is not None:
-        options["total_steps"] = total_steps
+    options = {"examples": [ex for ex in examples for _ in range(group_size)]}
     obs, infos = envs.reset(seed=seed, options=options)
     episodes = [_Episode(policy.prompt_ids(o), o) for o in obs]
     noise_p = [float(_info(infos, "noise_probability", i, 0.0)) for i in range(n)]
@@ -107,8 +115,10 @@ def collect_rollouts(envs, policy, examples: Sequence, group_size: int, cfg: Rol
         idx = np.flatnonzero(active).tolist()
         contexts = [episodes[i].ids for i in idx]
         if actor is None:
+            base = sample_seed if sample_seed is not None else seed if isinstance(seed, int) else None
             turns = policy.generate_turns(contexts, cfg.max_new_tokens, cfg.temperature, cfg.top_p,
-                                          seed=seed * 1000 + turn_no)
+                                          seed=None if base is None else base * 1000 + turn_no,
+                                          return_logprobs=cfg.sampler_logprobs)
         else:
             turns = actor(idx, contexts, [episodes[i].text for i in idx])
         actions = [""] * n
@@ -139,7 +149,11 @@ def _record_step(ep: _Episode, infos: dict, i: int) -> None:
     action = _info(infos, "action", i, "")
     ep.invalid += action == "invalid"
     ep.searches = int(_info(infos, "searches", i, ep.searches))
-    ep.noisy += bool(_info(infos, "noisy", i, False)) and action == "search"
+    noisy = bool(_info(infos, "noisy", i, False)) and action == "search"
+    ep.noisy += noisy
+    if _info(infos, "answer_in_documents", i, False):
+        ep.leaks += noisy
+        ep.useful_hits += not noisy
     ep.backend_errors += bool(_info(infos, "backend_error", i, False))
     if action == "answer":
         ep.f1, ep.em = float(_info(infos, "f1", i, 0.0)), float(_info(infos, "em", i, 0.0))
@@ -158,12 +172,23 @@ def _pad(episodes: list[_Episode], group_size: int, pad_id: int) -> RolloutBatch
     return RolloutBatch(input_ids, attention, loss_mask,
                         rewards=torch.tensor([e.reward for e in episodes], dtype=torch.float32),
                         group_ids=torch.arange(b) // group_size,
-                        turn_spans=[e.spans for e in episodes], sampled_ids=[e.sampled for e in episodes])
+                        turn_spans=[e.spans for e in episodes], sampled_ids=[e.sampled for e in episodes],
+                        sampler_logprobs=_sampler_logprobs(episodes, width))
+
+
+def _sampler_logprobs(episodes: list[_Episode], width: int) -> torch.Tensor | None:
+    if any(e.logprobs is None or not e.logprobs for e in episodes):
+        return None
+    out = torch.zeros((len(episodes), width), dtype=torch.float32)
+    for row, e in enumerate(episodes):
+        out[row, :len(e.logprobs)] = torch.tensor(e.logprobs, dtype=torch.float32)
+    return out
 
 
 def _stats(episodes: list[_Episode], noise_p: list[float], gen_tokens: int) -> dict[str, float]:
     turns = sum(len(e.spans) for e in episodes)
     searches = sum(e.searches for e in episodes)
+    noisy = sum(e.noisy for e in episodes)
     return {
         "reward": float(np.mean([e.reward for e in episodes])),
         "f1": float(np.mean([e.f1 for e in episodes])),
@@ -174,8 +199,12 @@ def _stats(episodes: list[_Episode], noise_p: list[float], gen_tokens: int) -> d
         "truncated": float(np.mean([e.truncated for e in episodes])),
         "overflow": float(np.mean([e.overflow for e in episodes])),
         "noise_p": float(np.mean(noise_p)),
-        "noisy_search_frac": sum(e.noisy for e in episodes) / max(searches, 1),
+        "noisy_search_frac": noisy / max(searches, 1),
+        # the gold answer in a search's documents: wanted when useful, a simulator leak when noisy
+        "answer_in_useful_docs": sum(e.useful_hits for e in episodes) / max(searches - noisy, 1),
+        "answer_in_noisy_docs": sum(e.leaks for e in episodes) / max(noisy, 1),
         "backend_errors": float(sum(e.backend_errors for e in episodes)),
         "gen_tokens": float(gen_tokens),
+        "response_tokens": gen_tokens / len(episodes),
         "seq_tokens": float(sum(len(e.ids) for e in episodes)),
     }

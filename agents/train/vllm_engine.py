@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from zerosearch_gym.llm.generate import Generation
-from zerosearch_gym.llm.models import import_vllm
+from zerosearch_gym.llm import Generation, import_vllm
 
 
 class VLLMPolicyEngine:

@@ -41,8 +41,7 @@ def sft_step(policy, optimizer, batch, micro_batch_size: int, device, chunk: int
     loss_sum = 0.0
     for start in range(0, len(batch), micro_batch_size):
         sl = slice(start, start + micro_batch_size)
-        with _autocast(device):
-            logp, _, _ = policy.score(ids[sl], attn[sl], mask[sl], chunk=chunk)
+        logp, _, _ = policy.score(ids[sl], attn[sl], mask[sl], chunk=chunk)
         loss = -(logp * mask[sl]).sum() / total
         loss.backward()
         loss_sum += loss.item()
@@ -51,25 +50,20 @@ def sft_step(policy, optimizer, batch, micro_batch_size: int, device, chunk: int
     return loss_sum
 
 
-def _autocast(device):
-    device = torch.device(device)
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-
-
 def warm_start(policy, envs, examples, cfg, device, log=print) -> list[dict]:
     """``cfg.warmstart_steps`` SFT steps on scripted trajectories; returns per-step stats."""
     if cfg.warmstart_steps <= 0:
         return []
-    optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.warmstart_lr)
+    optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=cfg.warmstart_lr)
     rcfg = RolloutConfig(cfg.max_new_tokens * 2, cfg.max_obs_tokens, cfg.max_seq_len)
-    rng = np.random.default_rng(cfg.seed + 7919)
+    rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(2**31,)))  # not a step's stream
     actor = scripted_actor(policy)
     history = []
     policy.train()
     for step in range(cfg.warmstart_steps):
         picks = rng.choice(len(examples), size=envs.num_envs, replace=len(examples) < envs.num_envs)
-        batch = collect_rollouts(envs, policy, [examples[i] for i in picks], 1, rcfg, seed=cfg.seed + step,
-                                 actor=actor)
+        seeds = [int(s) for s in rng.integers(0, 2**32, envs.num_envs)]
+        batch = collect_rollouts(envs, policy, [examples[i] for i in picks], 1, rcfg, seed=seeds, actor=actor)
         loss = sft_step(policy, optimizer, batch, cfg.micro_batch_size, device, cfg.logprob_chunk)
         history.append({"warmstart_step": step, "sft_loss": loss, "scripted_reward": batch.stats["reward"]})
         log(f"warm start {step + 1}/{cfg.warmstart_steps}: sft loss {loss:.3f}, "

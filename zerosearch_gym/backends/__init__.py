@@ -1,25 +1,21 @@
-"""Search backends: simulators (hf, openai, vllm) and real retrievers (bm25, http-retriever)."""
-from .base import (
-    BackendError,
-    SearchBackend,
-    SearchRequest,
-    SearchResult,
-    make_backend,
-    register_backend,
-    search_batch,
-)
+"""Search backends: simulators (hf, openai, vllm) and real retrievers (bm25, http-retriever).
+
+Spec strings and how to register a new kind: :mod:`zerosearch_gym.backends.registry`.
+"""
+from .base import BackendError, Documents, SearchBackend, SearchRequest, SearchResult, search_batch
+from .registry import backend_kinds, make_backend, parse_spec, register_backend
+from .simulator_prompts import simulator_documents
 
 __all__ = [
     "BackendError",
+    "Documents",
     "SearchBackend",
     "SearchRequest",
     "SearchResult",
+    "backend_kinds",
     "make_backend",
+    "parse_spec",
     "register_backend",
     "search_batch",
+    "simulator_documents",
 ]
-
-
-def _load_builtin_backends() -> None:
-    """Import the modules that register the built-in kinds (cheap: heavy imports happen on use)."""
-    from . import hf, http_retriever, openai_compat, retrieval, self_search, vllm  # noqa: F401

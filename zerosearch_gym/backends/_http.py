@@ -1,20 +1,21 @@
 """HTTP machinery shared by the HTTP backends (``openai:``, ``http-retriever:``): a retry policy, one POST
-with timeouts / retries / backoff, a private event-loop thread so sync ``search()`` works from anywhere,
-pooled async clients, and the ``?name=value`` spec options."""
+with timeouts / retries / backoff inside a deadline and a cap on the response size, a private event-loop
+thread so sync ``search()`` works from anywhere, pooled async clients, and the URL-list spec argument."""
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import importlib.util
+import json
 import math
 import os
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
 
 import httpx
 
@@ -36,12 +37,17 @@ class RequestFailed(Exception):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Per-attempt timeout and bounded retries with exponential backoff."""
+    """Per-attempt timeout and bounded retries with exponential backoff, inside a deadline.
+
+    A server's ``Retry-After`` is honoured up to ``max_retry_after`` seconds, and only when the wait fits
+    before the deadline: otherwise the request fails at once (it would fail at the deadline anyway).
+    """
 
     timeout: float = 30.0  # seconds for one attempt (connect + send + full response)
     max_retries: int = 3  # retries after the first attempt
     backoff: float = 0.5  # wait before retry r (0-based) is backoff * 2**r seconds
     max_retry_after: float = 10.0  # cap on a server's Retry-After
+    max_body_bytes: int = 16 * 2**20  # a larger response is an error (not read further, not retried)
 
     def __post_init__(self):
         if not self.timeout > 0:
@@ -50,6 +56,8 @@ class RetryPolicy:
             raise ValueError(f"expected max_retries to be an int >= 0, got {self.max_retries!r}")
         if self.backoff < 0 or self.max_retry_after < 0:
             raise ValueError(f"expected backoff and max_retry_after >= 0, got {self.backoff}, {self.max_retry_after}")
+        if not (isinstance(self.max_body_bytes, int) and self.max_body_bytes >= 1):
+            raise ValueError(f"expected max_body_bytes to be an int >= 1, got {self.max_body_bytes!r}")
 
     @property
     def attempts(self) -> int:
@@ -65,18 +73,75 @@ class RetryPolicy:
         return self.backoff * 2**retry
 
     def budget(self) -> float:
-        """Worst-case seconds one request can take, retries and waits included."""
-        waits = sum(max(self.backoff * 2**r, self.max_retry_after) for r in range(self.max_retries))
-        return self.attempts * self.timeout + waits
+        """The default deadline of one request: every attempt's timeout plus the backoff waits, plus a second
+        for scheduling. A server's Retry-After never extends it (a wait that does not fit ends the request)."""
+        return self.attempts * self.timeout + sum(self.backoff * 2**r for r in range(self.max_retries)) + 1.0
 
 
-async def post_json(client: httpx.AsyncClient, urls: Sequence[str], first: int, payload: dict,
-                    policy: RetryPolicy, limit: asyncio.Semaphore, counters: dict) -> Any:
-    """POST ``payload`` to ``urls[first % n]`` (each retry to the next URL) and return the decoded JSON.
+class Deadline:
+    """A point in time ``seconds`` from now (monotonic clock)."""
 
-    Raises :class:`RequestFailed` when the attempts are used up, on a 4xx other than 429, or on a body that
-    is not JSON. ``limit`` bounds requests in flight (not held while waiting to retry); retries are counted
-    in ``counters["retries"]``.
+    def __init__(self, seconds: float):
+        self.seconds, self.at = seconds, time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self.at - time.monotonic()
+
+    def exceeded(self, url: str) -> RequestFailed:
+        return RequestFailed(f"overall deadline of {self.seconds:g}s exceeded ({url})")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def encode_json(payload: Any) -> bytes:
+    """UTF-8 JSON bytes; raises ``UnicodeEncodeError`` for text that is not valid Unicode (a lone surrogate)."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+async def _fetch(client: httpx.AsyncClient, url: str, body: bytes, max_bytes: int) -> tuple[httpx.Response, bytes]:
+    """POST ``body``; read the response, stopping with :class:`BodyTooLarge` past ``max_bytes``.
+
+    The request goes straight to the client's transport for ``url`` (its pool, proxy and TLS settings): the
+    client's per-request layers (URL merging, cookies, auth, redirects, event hooks) cost more than the rest
+    of the request against a fast local server, and a simulator API needs none of them.
+    """
+    request = httpx.Request("POST", url, content=body, headers=client.headers,
+                            extensions={"timeout": client.timeout.as_dict()})
+    response = await client._transport_for_url(request.url).handle_async_request(request)
+    try:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise BodyTooLarge(f"Content-Length {int(declared):,}")
+        chunks, size = [], 0
+        async for chunk in response.stream:
+            size += len(chunk)
+            if size > max_bytes:
+                raise BodyTooLarge("streamed past the limit")
+            chunks.append(chunk)
+        return response, b"".join(chunks)
+    finally:
+        await response.aclose()
+
+
+def _decode(content: bytes, url: str) -> Any:
+    try:
+        return json.loads(content)
+    except UnicodeDecodeError as exc:
+        raise RequestFailed(f"response body is not UTF-8 ({exc.reason} at byte {exc.start}) ({url})") from None
+    except ValueError:
+        raise RequestFailed(f"malformed JSON {content[:80].decode('utf-8', 'replace')!r} ({url})") from None
+
+
+async def post_json(client: httpx.AsyncClient, urls: Sequence[str], first: int, body: bytes,
+                    policy: RetryPolicy, limit: asyncio.Semaphore, counters: dict, deadline: Deadline) -> Any:
+    """POST the JSON ``body`` (bytes) to ``urls[first % n]`` (each retry to the next URL); return the decoded JSON.
+
+    Raises :class:`RequestFailed` when the attempts are used up, when the next wait or attempt would end
+    past ``deadline``, on a 4xx other than 429, on a body that is not JSON or
+    larger than ``policy.max_body_bytes``. ``limit`` bounds requests in flight (not held while waiting to
+    retry); retries are counted in ``counters["retries"]``.
     """
     what, url = "no attempt made", urls[first % len(urls)]
     for attempt in range(policy.attempts):
@@ -84,24 +149,36 @@ async def post_json(client: httpx.AsyncClient, urls: Sequence[str], first: int, 
         response = None
         try:
             async with limit:
-                response = await asyncio.wait_for(client.post(url, json=payload), policy.timeout)
+                left = deadline.left()
+                if left <= 0:
+                    raise deadline.exceeded(url)
+                response, content = await asyncio.wait_for(_fetch(client, url, body, policy.max_body_bytes),
+                                                           min(policy.timeout, left))
         except (asyncio.TimeoutError, httpx.TimeoutException):
+            if left < policy.timeout:
+                raise deadline.exceeded(url) from None
             what = f"timed out after {policy.timeout:g}s"
+        except BodyTooLarge as exc:
+            raise RequestFailed(f"response body larger than max_body_bytes={policy.max_body_bytes:,} ({exc}), "
+                                f"not read further ({url})") from None
         except httpx.TransportError as exc:
             what = f"connection failed ({type(exc).__name__}: {exc or 'no detail'})"
         else:
             status = response.status_code
             if status < 400:
-                try:
-                    return response.json()
-                except ValueError:
-                    raise RequestFailed(f"malformed JSON {response.text[:80]!r} ({url})") from None
-            what = f"HTTP {status} {response.text[:120]!r}"
+                return _decode(content, url)
+            what = f"HTTP {status} {content[:120].decode('utf-8', 'replace')!r}"
             if status != 429 and status < 500:
                 raise RequestFailed(f"{what}, not retried ({url})")
         if attempt < policy.max_retries:
+            wait, left = policy.delay(attempt, response), deadline.left()
+            if wait >= left:
+                asked = f"Retry-After {response.headers['retry-after']}" if response is not None and \
+                    "retry-after" in response.headers else f"backoff {wait:g}s"
+                raise RequestFailed(f"{what}; not retried: the wait ({asked}) is beyond the step deadline "
+                                    f"({max(left, 0):.3g}s left) ({url})")
             counters["retries"] = counters.get("retries", 0) + 1
-            await asyncio.sleep(policy.delay(attempt, response))
+            await asyncio.sleep(wait)
     raise RequestFailed(f"{what} after {policy.attempts} attempts ({url})")
 
 
@@ -180,7 +257,11 @@ class AsyncHTTPBackend:
         if not self._clients or self._client_pid != os.getpid():
             limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
             timeout = httpx.Timeout(self.policy.timeout)
-            self._clients = [httpx.AsyncClient(limits=limits, timeout=timeout, headers=self.headers)
+            # plain-http URLs need no certificates (loading them costs ~0.3-0.6 s per client)
+            verify = any(u.startswith("https://") for u in getattr(self, "urls", ["https://"]))
+            # identity: the raw transport stream is not decompressed
+            headers = {"Content-Type": "application/json", "Accept-Encoding": "identity", **self.headers}
+            self._clients = [httpx.AsyncClient(limits=limits, timeout=timeout, headers=headers, verify=verify)
                              for _ in range(math.ceil(self.concurrency / CLIENT_SHARD))]
             self._client_pid = os.getpid()
         return self._clients[i % len(self._clients)]
@@ -205,27 +286,9 @@ class AsyncHTTPBackend:
         self.close()
 
 
-def parse_spec_options(query: str, allowed: dict) -> dict:
-    """``"a=1&b=x"`` → keyword arguments converted with ``allowed[name]``; unknown names are an error.
-
-    >>> parse_spec_options("model=sim&timeout=5", {"model": str, "timeout": float})
-    {'model': 'sim', 'timeout': 5.0}
-    """
-    options = {}
-    for name, values in parse_qs(query, keep_blank_values=True).items():
-        if name not in allowed:
-            raise ValueError(f"unknown option {name!r} in backend spec; expected one of {', '.join(allowed)}")
-        try:
-            options[name] = allowed[name](values[-1])
-        except ValueError:
-            raise ValueError(f"expected option {name} to be {allowed[name].__name__}, got {values[-1]!r}") from None
-    return options
-
-
-def parse_url_spec(kind: str, arg: str, example: str, allowed: dict) -> tuple[list[str], dict]:
-    """``"URL[,URL…][?name=value&…]"`` (the text after ``kind:``) → (urls, keyword arguments)."""
-    urls_part, _, query = arg.partition("?")
-    urls = [u.strip() for u in urls_part.split(",") if u.strip()]
+def parse_urls(kind: str, arg: str, example: str) -> list[str]:
+    """``"URL[,URL…]"`` (the argument of an HTTP backend spec) → the URL list."""
+    urls = [u.strip() for u in arg.split(",") if u.strip()]
     if not urls:
         raise ValueError(f"expected '{kind}:{example}', got '{kind}:{arg}'")
-    return urls, parse_spec_options(query, allowed)
+    return urls

@@ -7,7 +7,7 @@ turns it into ``info["backend_error"]`` and a "No information available." observ
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence, Union, runtime_checkable
+from typing import Protocol, Sequence, Union, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -57,45 +57,6 @@ class SearchBackend(Protocol):
     def search(self, requests: Sequence[SearchRequest]) -> list[SearchResult]: ...
 
 
-_REGISTRY: dict[str, Callable[[str], SearchBackend]] = {}
-
-
-def register_backend(kind: str):
-    """Decorator: ``@register_backend("bm25")`` makes ``make_backend("bm25:path")`` call the factory with
-    the text after the colon ("" when there is none)."""
-
-    def wrap(factory: Callable[[str], SearchBackend]):
-        _REGISTRY[kind] = factory
-        return factory
-
-    return wrap
-
-
-def make_backend(spec: "str | SearchBackend") -> SearchBackend:
-    """Build a backend from a spec string ``kind[:argument]``, or pass a backend object through.
-
-    >>> make_backend("nope:x")
-    Traceback (most recent call last):
-    ...
-    ValueError: unknown backend kind 'nope' in spec 'nope:x'; expected one of bm25, hf, http-retriever, openai, self, vllm
-    """
-    if not isinstance(spec, str):
-        if not callable(getattr(spec, "search", None)):
-            raise TypeError(f"expected a backend spec string or an object with .search(requests), got {spec!r}")
-        return spec
-    from . import _load_builtin_backends
-
-    _load_builtin_backends()
-    kind, _, arg = spec.partition(":")
-    if "?" in kind:  # "hf?max_new_tokens=64" means "hf:?max_new_tokens=64"
-        kind, arg = spec.split("?", 1)[0], "?" + spec.split("?", 1)[1]
-    kind = kind.strip().lower()
-    if kind not in _REGISTRY:
-        known = ", ".join(sorted(_REGISTRY))
-        raise ValueError(f"unknown backend kind {kind!r} in spec {spec!r}; expected one of {known}")
-    return _REGISTRY[kind](arg.strip())
-
-
 def search_batch(backend: SearchBackend, requests: Sequence[SearchRequest]) -> list[SearchResult]:
     """Call ``backend.search`` and never raise: a crash or a wrong number of results becomes a
     :class:`BackendError` for every request of the batch."""
@@ -111,3 +72,6 @@ def search_batch(backend: SearchBackend, requests: Sequence[SearchRequest]) -> l
             requests
         )
     return list(results)
+
+
+from .registry import make_backend, register_backend  # noqa: E402,F401  (re-exported: the spec-string API)

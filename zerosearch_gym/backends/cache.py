@@ -1,8 +1,12 @@
 """An opt-in result cache in front of any backend: in memory (LRU, bounded), optionally persisted in sqlite.
 
-Keys are (backend id, query, question, useful, seed), so a cached answer is only reused for the same episode
-question and the same kind of documents. With ``include_seed=False`` a sampling simulator's documents are
-reused across episodes that ask the same thing (cheaper, less diverse).
+A key is the backend's identity and the request: the identity is what the backend's ``cache_identity()``
+returns (kind, corpus or model-weights fingerprint, URLs, mode, decoding settings: everything that changes a
+result), so two backends behind one sqlite file never serve each other's documents. The request part is
+(query, top_k) for real retrievers (a backend's ``cache_fields``) and (query, question, answers, useful,
+top_k, seed) otherwise, so a simulator's documents are only reused for the same episode question and kind of
+documents. With ``include_seed=False`` a sampling simulator's documents are reused across episodes that ask
+the same thing (cheaper, less diverse).
 """
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import warnings
 from collections import OrderedDict
 from typing import Sequence
 
@@ -19,9 +24,11 @@ from .base import (
     SearchBackend,
     SearchRequest,
     SearchResult,
-    make_backend,
     search_batch,
 )
+from .registry import make_backend
+
+ALL_FIELDS = ("query", "question", "answers", "useful", "top_k", "seed")
 
 
 class CachedBackend:
@@ -32,7 +39,8 @@ class CachedBackend:
         max_items: the in-memory bound (least recently used entries are dropped first).
         path: a sqlite file that keeps results across runs (``None``: memory only).
         include_seed: key on the request's seed too (default, as sampling backends differ per seed).
-        backend_id: names the backend in the key (default: its class name and spec/model name).
+        backend_id: names the backend in the key (default: its ``cache_identity()``; a backend without one
+            is named by its class only, with a warning when results persist in sqlite).
     """
 
     def __init__(self, backend: "SearchBackend | str", max_items: int = 100_000, path: str | None = None,
@@ -40,7 +48,12 @@ class CachedBackend:
         if max_items < 1:
             raise ValueError(f"expected max_items >= 1, got {max_items}")
         self.backend = make_backend(backend)
-        self.backend_id = backend_id or f"{type(self.backend).__name__}:{getattr(self.backend, 'name', '')}"
+        self.backend_id = backend_id
+        self.fields = tuple(getattr(self.backend, "cache_fields", ALL_FIELDS))
+        if backend_id is None and not callable(getattr(self.backend, "cache_identity", None)) and path is not None:
+            warnings.warn(f"{type(self.backend).__name__} has no cache_identity(): its results are stored in {path} "
+                          "under its class name only; pass backend_id=... naming everything that changes its "
+                          "results", UserWarning, stacklevel=2)
         self.max_items, self.include_seed = max_items, include_seed
         self.hits = self.misses = 0
         self._memory: OrderedDict[str, list[str]] = OrderedDict()
@@ -51,9 +64,21 @@ class CachedBackend:
             self._db.execute("CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, documents TEXT NOT NULL)")
             self._db.commit()
 
+    def identity(self) -> str:
+        """The backend part of every key (computed once)."""
+        if self.backend_id is None:
+            ident = getattr(self.backend, "cache_identity", None)
+            cls = type(self.backend)
+            self.backend_id = json.dumps(ident() if callable(ident) else f"{cls.__module__}.{cls.__qualname__}",
+                                         sort_keys=True, default=str)
+        return self.backend_id
+
     def key(self, r: SearchRequest) -> str:
-        fields = [self.backend_id, r.query, r.question, r.useful, r.top_k, r.seed if self.include_seed else None]
-        return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode()).hexdigest()
+        request = {name: getattr(r, name) for name in self.fields}
+        if "seed" in request and not self.include_seed:
+            request["seed"] = None
+        # ensure_ascii: any str can be a key, also one with a lone surrogate
+        return hashlib.sha256(json.dumps([self.identity(), request]).encode("ascii")).hexdigest()
 
     def search(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
         keys = [self.key(r) for r in requests]

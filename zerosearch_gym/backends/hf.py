@@ -1,30 +1,37 @@
 """``hf:`` — a simulator LLM run locally with transformers, a whole batch of searches in one generation call.
 
-Spec: ``hf:<model path or hub id>[?mode=sft|prompt&max_new_tokens=N&device=cpu|cuda&adapter=PATH|none]``.
-With no model it uses the offline SmolLM2-135M-Instruct with the shipped tuned LoRA adapter
-(``zerosearch_gym/data/simulator-smollm2-lora``, built by ``scripts/build_simulator.py``) in ``mode=sft``;
-``hf:?adapter=none`` is the untuned SmolLM2 in ``mode=prompt``. Any other model defaults to ``mode=sft``, the
-template the published simulators (``sunhaonlp/Simulation_LLM_google_3B_V2``, 7B, 14B) were tuned on.
-``adapter=PATH`` applies a peft adapter from ``zerosearch simulator tune`` (merged into the weights at load;
-an adapter tuned on another base model is an error). On CUDA, generation runs on :mod:`zerosearch_gym.llm`'s compiled decode engine.
+Spec: ``hf:<model path or hub id>[?mode=sft|prompt&max_new_tokens=N&temperature=T&top_p=P&device=cpu|cuda
+&seeding=request|batch&adapter=PATH|none]``. With no model it uses the offline SmolLM2-135M-Instruct with the
+shipped tuned LoRA adapter (``zerosearch_gym/data/simulator-smollm2-lora``, built by
+``scripts/build_simulator.py``) in ``mode=sft``; ``hf:?adapter=none`` is the untuned SmolLM2 in ``mode=prompt``.
+Any other model defaults to ``mode=sft``, the template the published simulators
+(``sunhaonlp/Simulation_LLM_google_3B_V2``, 7B, 14B) were tuned on. ``adapter=PATH`` applies a peft adapter
+from ``zerosearch simulator tune`` (merged into the weights at load; one tuned on another base is an error). On CUDA, generation runs on :mod:`zerosearch_gym.llm`'s compiled decode engine.
+
+Seeding: with ``seeding="request"`` (default) each request with a seed is generated with its own seed, so
+its documents never depend on the other requests of the batch (requests without a seed still share one
+batched call); ``seeding="batch"`` generates the whole batch in one call seeded from all the seeds (faster
+on a GPU; a request's documents then depend on its batch mates).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import time
 from typing import Sequence
-from urllib.parse import parse_qsl
 
 from ._adapter import SHIPPED_ADAPTER
-from .base import BackendError, Documents, SearchRequest, SearchResult, register_backend
+from .base import SearchRequest, SearchResult
 from .simulator_prompts import (
     MODES,
     SIMULATOR_MAX_NEW_TOKENS,
     SIMULATOR_TEMPERATURE,
-    parse_documents,
+    simulator_documents,
     simulator_messages,
 )
+
+SEEDINGS = ("request", "batch")
 
 
 class HFSimulatorBackend:
@@ -36,23 +43,29 @@ class HFSimulatorBackend:
         max_new_tokens, temperature, top_p: sampling settings (ZeroSearch: 600 tokens at temperature 0.8).
         device: "cuda" when available, else "cpu".
         model_obj, tokenizer: an already loaded model and tokenizer (then ``model`` is only a name).
-        adapter: a peft adapter folder; "none" for none. Default: the shipped adapter when ``model`` is None.
+        seeding: "request" (default) or "batch" (see the module docstring).
+        adapter: a peft adapter folder, or "none". Default: the shipped adapter when ``model`` is None.
     """
 
     def __init__(self, model: str | None = None, mode: str | None = None,
                  max_new_tokens: int = SIMULATOR_MAX_NEW_TOKENS, temperature: float = SIMULATOR_TEMPERATURE,
                  top_p: float = 1.0, device: str | None = None, model_obj=None, tokenizer=None,
-                 adapter: str | None = None):
+                 seeding: str = "request", adapter: str | None = None):
         # --- adapter option (begin)
         if adapter is None and model is None and model_obj is None and SHIPPED_ADAPTER.is_dir():
             adapter = str(SHIPPED_ADAPTER)
         adapter = None if adapter in (None, "", "none") else adapter
         mode = mode or ("prompt" if model is None and model_obj is None and adapter is None else "sft")
+        self.adapter = adapter
         # --- adapter option (end)
         if mode not in MODES:
             raise ValueError(f"expected simulator mode 'sft' or 'prompt', got {mode!r}")
+        if seeding not in SEEDINGS:
+            raise ValueError(f"expected seeding 'request' or 'batch', got {seeding!r}")
+        if not (isinstance(max_new_tokens, int) and max_new_tokens >= 1):
+            raise ValueError(f"expected max_new_tokens to be an int >= 1, got {max_new_tokens!r}")
         self.mode, self.max_new_tokens, self.temperature, self.top_p = mode, max_new_tokens, temperature, top_p
-        self.adapter = adapter
+        self.seeding = seeding
         if model_obj is None:
             model_obj, tokenizer = _load(model, device)
         if adapter is not None:
@@ -62,6 +75,15 @@ class HFSimulatorBackend:
         self.model, self.tokenizer = model_obj, tokenizer
         self.name = model or getattr(model_obj, "name_or_path", "model")
         self.last_stats: dict = {}
+        self._fingerprint: str | None = None
+
+    def cache_identity(self) -> dict:
+        """What changes this backend's documents (the result cache's key): model, weights, mode, decoding."""
+        if self._fingerprint is None:
+            self._fingerprint = weights_fingerprint(self.model)
+        return {"kind": "hf", "model": self.name, "weights": self._fingerprint, "mode": self.mode,
+                "max_new_tokens": self.max_new_tokens, "temperature": self.temperature, "top_p": self.top_p,
+                "seeding": self.seeding}
 
     def prompt_ids(self, request: SearchRequest) -> list[int]:
         """The token ids of one request's simulator prompt (chat template when the tokenizer has one)."""
@@ -72,27 +94,46 @@ class HFSimulatorBackend:
         return self.tokenizer(messages[-1]["content"])["input_ids"]
 
     def search(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
-        from ..llm.generate import generate
-
         if not requests:
             return []
         start = time.perf_counter()
-        seeds = [r.seed for r in requests if r.seed is not None]
-        outputs = generate(
-            self.model, self.tokenizer, [self.prompt_ids(r) for r in requests],
-            max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_p=self.top_p,
-            seed=hash(tuple(seeds)) % 2**31 if seeds else None,
-        )
-        results: list[SearchResult] = []
-        for request, out in zip(requests, outputs):
-            parsed = parse_documents(out.text, request.top_k)
-            if parsed.documents:
-                results.append(Documents(parsed.documents, parsed.malformed))
-            else:
-                results.append(BackendError(f"hf simulator {self.name}: {parsed.malformed}"))
+        prompts = [self.prompt_ids(r) for r in requests]
+        seeds = [r.seed for r in requests]
+        if self.seeding == "batch" or all(seed is None for seed in seeds):
+            known = [seed for seed in seeds if seed is not None]
+            outputs = self._generate(prompts, hash(tuple(known)) % 2**31 if known else None)
+        else:  # one call per seeded request; the unseeded ones share a call
+            outputs = [None] * len(requests)
+            unseeded = [i for i, seed in enumerate(seeds) if seed is None]
+            for i, seed in enumerate(seeds):
+                if seed is not None:
+                    outputs[i] = self._generate([prompts[i]], seed)[0]
+            for i, out in zip(unseeded, self._generate([prompts[i] for i in unseeded], None)):
+                outputs[i] = out
+        results = [simulator_documents(out.text, r.top_k, f"hf simulator {self.name}")
+                   for r, out in zip(requests, outputs)]
         tokens = sum(len(o.token_ids) for o in outputs)
         self.last_stats = {"latency_s": time.perf_counter() - start, "generated_tokens": tokens}
         return results
+
+    def _generate(self, prompts: list[list[int]], seed: int | None):
+        from ..llm import generate
+
+        if not prompts:
+            return []
+        return generate(self.model, self.tokenizer, prompts, max_new_tokens=self.max_new_tokens,
+                        temperature=self.temperature, top_p=self.top_p, seed=seed)
+
+
+def weights_fingerprint(model) -> str:
+    """A cheap fingerprint of a torch model's weights: its config and the first and last 64 values of every
+    parameter (fine-tuning changes them; hashing every weight of a 14B model would take seconds)."""
+    digest = hashlib.sha256(str(getattr(model, "config", "")).encode())
+    for name, param in model.named_parameters():
+        flat = param.detach().reshape(-1)
+        digest.update(name.encode())
+        digest.update(flat[:64].float().cpu().numpy().tobytes() + flat[-64:].float().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _load(model: str | None, device: str | None):
@@ -119,23 +160,6 @@ def _load(model: str | None, device: str | None):
     return lm, tokenizer
 
 
-@register_backend("hf")
-def _from_spec(arg: str) -> HFSimulatorBackend:
-    model, kwargs = _from_spec_options(arg, "hf")
-    return HFSimulatorBackend(model, **kwargs)
-
-
-def _from_spec_options(arg: str, kind: str) -> tuple[str | None, dict]:
-    """The model and keyword options of an ``hf:``-style spec (also used by ``self:``)."""
-    model, _, query = arg.partition("?")
-    options = dict(parse_qsl(query))
-    unknown = set(options) - {"mode", "max_new_tokens", "device", "temperature", "adapter"}
-    if unknown:
-        raise ValueError(f"unknown {kind} backend options {sorted(unknown)}; expected mode, max_new_tokens, device, "
-                         "temperature, adapter")
-    kwargs: dict = {"mode": options.get("mode"), "device": options.get("device"), "adapter": options.get("adapter")}
-    if "max_new_tokens" in options:
-        kwargs["max_new_tokens"] = int(options["max_new_tokens"])
-    if "temperature" in options:
-        kwargs["temperature"] = float(options["temperature"])
-    return model or None, kwargs
+def from_spec(model: str = "", **options) -> HFSimulatorBackend:
+    """``hf:[MODEL][?option=value…]`` → :class:`HFSimulatorBackend` (options: :mod:`.registry`)."""
+    return HFSimulatorBackend(model or None, **options)

@@ -1,21 +1,25 @@
 """The ``openai:`` backend: a simulator LLM behind any OpenAI-compatible chat-completions server
 (vLLM, SGLang, llama.cpp, a hosted API), plus the async HTTP machinery the HTTP backends share.
 
-Spec: ``openai:http://host:8000/v1[,http://host2:8000/v1…][?model=NAME&mode=prompt&timeout=10…]``.
+Spec: ``openai:http://host:8000/v1[,http://host2:8000/v1…][?model=NAME&mode=prompt&timeout=10…]`` (every
+option: :mod:`.registry`).
 The model name comes from ``?model=``, else ``$ZEROSEARCH_OPENAI_MODEL``, else ``"simulator"`` (vLLM's
 ``--served-model-name simulator``); the API key from ``$OPENAI_API_KEY`` when set.
 
 How a batch goes out: every request at once (asyncio + ``httpx.AsyncClient``, at most ``concurrency`` in
 flight), request i to URL ``(offset + i) mod n`` (the offset carries on between calls, so batches of one
 spread too), each retry to the next URL. Retries: connection errors, timeouts, HTTP 5xx and 429 (waiting
-``Retry-After`` seconds, capped), with exponential backoff; other 4xx fail at once. A request that fails
-for good gets ``BackendError("openai backend: <what> after N attempts (url)")`` and the rest of the batch is
-unaffected; an overall deadline bounds the whole call, so ``search`` never hangs.
+``Retry-After`` seconds, capped by ``max_retry_after`` and by the deadline), with exponential backoff;
+other 4xx fail at once. A request that fails for good gets ``BackendError("openai backend: <what> after N
+attempts (url)")`` and the rest of the batch is unaffected (also a request that cannot be encoded, e.g. a
+query with a lone surrogate); an overall deadline (``deadline``, default: every attempt's timeout plus the
+backoff waits) bounds the whole call, so ``search`` never hangs; a response over ``max_body_bytes`` is an
+error.
 
-Output policy (as the ``hf:`` backend): empty content, malformed JSON and a response without
-``choices[0].message.content`` are errors; any other text becomes :class:`Documents` with ``malformed`` set
-when it did not hold top_k "Doc i:" documents (fewer documents, or no markers: the text as one document),
-which the env reports as ``info["backend_warning"]`` (counted in ``last_stats["malformed"]``).
+Output policy (:func:`.simulator_prompts.simulator_documents`, shared with ``hf:`` and ``vllm:``): empty
+content, malformed JSON and a response without ``choices[0].message.content`` are errors; any other text
+becomes :class:`Documents` with ``malformed`` set when it did not hold top_k "Doc i:" documents, which the
+env reports as ``info["backend_warning"]`` (counted in ``last_stats["malformed"]``).
 """
 from __future__ import annotations
 
@@ -28,12 +32,12 @@ from typing import Any
 
 import httpx
 
-from ._http import AsyncHTTPBackend, RequestFailed, RetryPolicy, parse_url_spec, post_json
-from .base import BackendError, Documents, SearchRequest, SearchResult, register_backend
+from ._http import AsyncHTTPBackend, Deadline, RequestFailed, RetryPolicy, encode_json, parse_urls, post_json
+from .base import BackendError, SearchRequest, SearchResult
 from .simulator_prompts import (
     SIMULATOR_MAX_NEW_TOKENS,
     SIMULATOR_TEMPERATURE,
-    parse_documents,
+    simulator_documents,
     simulator_messages,
 )
 
@@ -51,14 +55,16 @@ class OpenAIBackend(AsyncHTTPBackend):
                  timeout: float = 30.0, max_retries: int = 3, backoff: float = 0.5, concurrency: int = 64,
                  temperature: float = SIMULATOR_TEMPERATURE, max_tokens: int = SIMULATOR_MAX_NEW_TOKENS,
                  top_p: float | None = None, api_key: str | None = None, max_retry_after: float = 10.0,
-                 deadline: float | None = None):
+                 deadline: float | None = None, max_body_bytes: int = 2**20):
         urls = [urls] if isinstance(urls, str) else list(urls)
         if not urls or any(not u.startswith(("http://", "https://")) for u in urls):
             raise ValueError(f"expected server URLs like http://127.0.0.1:8000/v1, got {urls!r}")
         if mode not in ("sft", "prompt"):
             raise ValueError(f"expected simulator mode 'sft' or 'prompt', got {mode!r}")
         api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        super().__init__(RetryPolicy(timeout, max_retries, backoff, max_retry_after), concurrency,
+        if deadline is not None and not deadline > 0:
+            raise ValueError(f"expected deadline > 0 seconds, got {deadline!r}")
+        super().__init__(RetryPolicy(timeout, max_retries, backoff, max_retry_after, max_body_bytes), concurrency,
                          {"Authorization": f"Bearer {api_key}"} if api_key else None)
         self.urls = [u.rstrip("/") + "/chat/completions" for u in urls]
         self.model, self.mode, self.deadline = model, mode, deadline
@@ -67,6 +73,11 @@ class OpenAIBackend(AsyncHTTPBackend):
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(urls={self.urls!r}, model={self.model!r}, mode={self.mode!r})"
+
+    def cache_identity(self) -> dict:
+        """What changes this backend's documents (the result cache's key)."""
+        return {"kind": "openai", "urls": sorted(self.urls), "model": self.model, "mode": self.mode,
+                "temperature": self.temperature, "max_tokens": self.max_tokens, "top_p": self.top_p}
 
     def payload(self, request: SearchRequest) -> dict:
         """The chat-completions request body for one search request."""
@@ -101,23 +112,30 @@ class OpenAIBackend(AsyncHTTPBackend):
     async def _batch(self, requests: list[SearchRequest], first: int, deadline: float):
         limit, counters = asyncio.Semaphore(self.concurrency), {}
         latencies: list[float | None] = [None] * len(requests)
+        self._get_client()  # made once per process, before the clock starts
+        clock = Deadline(deadline)
 
         async def one(i: int, request: SearchRequest) -> SearchResult:
             t0 = time.perf_counter()
             try:
+                body = encode_json(self.payload(request))
                 client = self._get_client(first + i)
-                data = await post_json(client, self.urls, first + i, self.payload(request), self.policy, limit,
-                                       counters)
+                data = await post_json(client, self.urls, first + i, body, self.policy, limit, counters, clock)
                 return self._documents(data, request.top_k)
             except RequestFailed as exc:
                 return BackendError(f"openai backend: {exc}")
-            except (httpx.HTTPError, httpx.InvalidURL) as exc:  # e.g. an undecodable body
+            except UnicodeEncodeError as exc:
+                return BackendError(f"openai backend: request not sent, its text is not valid Unicode ({exc.reason} "
+                                    f"{exc.object[exc.start:exc.end]!r} at position {exc.start})")
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                return BackendError(f"openai backend: {type(exc).__name__}: {exc}")
+            except Exception as exc:  # noqa: BLE001  one request's failure must not spoil the batch
                 return BackendError(f"openai backend: {type(exc).__name__}: {exc}")
             finally:
                 latencies[i] = time.perf_counter() - t0
 
         tasks = [asyncio.ensure_future(one(i, r)) for i, r in enumerate(requests)]
-        _, pending = await asyncio.wait(tasks, timeout=deadline)
+        _, pending = await asyncio.wait(tasks, timeout=deadline + 1.0)  # a backstop: requests watch the clock
         for task in pending:
             task.cancel()
         late = BackendError(f"openai backend: overall deadline of {deadline:g}s exceeded")
@@ -128,20 +146,13 @@ class OpenAIBackend(AsyncHTTPBackend):
             text = data["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
             return BackendError(f"openai backend: response has no choices[0].message.content: {str(data)[:120]}")
-        if not isinstance(text, str) or not text.strip():
-            return BackendError(f"openai backend: empty content (finish_reason "
-                                f"{data['choices'][0].get('finish_reason')!r})")
-        parsed = parse_documents(text, top_k)
-        return Documents(parsed.documents, parsed.malformed)
+        choice = data["choices"][0]
+        reason = choice.get("finish_reason") if isinstance(choice, dict) else None
+        return simulator_documents(text, top_k, "openai backend", f" (finish_reason {reason!r})")
 
 
-_SPEC_OPTIONS = {"model": str, "mode": str, "timeout": float, "max_retries": int, "backoff": float,
-                 "concurrency": int, "temperature": float, "max_tokens": int, "top_p": float, "deadline": float}
-
-
-@register_backend("openai")
-def _from_spec(arg: str) -> OpenAIBackend:
-    """``openai:URL[,URL…][?model=NAME&…]`` → :class:`OpenAIBackend`."""
-    urls, options = parse_url_spec("openai", arg, "http://host:port/v1[,http://…]", _SPEC_OPTIONS)
+def from_spec(arg: str, **options) -> OpenAIBackend:
+    """``openai:URL[,URL…][?model=NAME&…]`` → :class:`OpenAIBackend` (options: :mod:`.registry`)."""
+    urls = parse_urls("openai", arg, "http://host:port/v1[,http://…]")
     options.setdefault("model", os.environ.get("ZEROSEARCH_OPENAI_MODEL", "simulator"))
     return OpenAIBackend(urls, **options)

@@ -4,7 +4,8 @@ Spec: ``bm25`` (the offline Wikipedia summaries, :func:`zerosearch_gym.offline.w
 ``bm25:/path/corpus.jsonl`` (one ``{"id", "title", "text"}`` object per line).
 
 It is a real engine, so it ignores ``useful``/``question``/``answers`` and answers each request with up to
-``top_k`` documents formatted ``"(Title: {title}) {text}"``, best first. Documents that share no term with
+``top_k`` documents formatted ``"(Title: {title}) {text}"``, best first; documents with equal scores come
+in corpus order, so results are deterministic. Documents that share no term with
 the query are never returned: a query that is empty, only stopwords, or only unknown words gets an **empty
 list** (no results), not arbitrary documents. All requests of a batch go through one ``retrieve`` call.
 
@@ -20,13 +21,14 @@ The index is built once per corpus file per process (~1 s for 10,033 summaries) 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .base import SearchRequest, SearchResult, register_backend
+from .base import SearchRequest, SearchResult
 
 _INDEX_CACHE: dict[tuple, _Index] = {}
 _INDEX_LOCK = threading.Lock()
@@ -43,27 +45,41 @@ class _Index:
             raise ValueError("expected a corpus with at least one document, got none")
         self.stemmer = Stemmer.Stemmer("english")
         self.docs = [f"(Title: {d['title']}) {d['text']}" for d in documents]
+        digest = hashlib.sha256()
+        for doc in self.docs:
+            digest.update(doc.encode("utf-8", "surrogatepass") + b"\0")
+        self.fingerprint = digest.hexdigest()[:16]  # identifies the corpus (the result cache's key)
         texts = [f"{d['title']} {d['text']}" for d in documents]
         tokens = bm25s.tokenize(texts, stopwords="en", stemmer=self.stemmer, show_progress=False)
         self.retriever = bm25s.BM25()
         self.retriever.index(tokens, show_progress=False)
 
     def search(self, queries: Sequence[str], k: int) -> list[list[str]]:
-        """Up to ``k`` matching documents per query, best first, from one batched ``retrieve`` call."""
-        import bm25s
+        """Up to ``k`` matching documents per query, best first (ties: corpus order), tokenized in one call.
 
-        k = min(k, len(self.docs))
+        Most documents share no term with a query (97 % score 0 on the Wikipedia summaries), so the top ``k``
+        are selected among the non-zero scores only: 2-3x faster than a full top-k over the corpus.
+        """
+        import bm25s
+        import numpy as np
+
         tokenized = bm25s.tokenize(list(queries), stopwords="en", stemmer=self.stemmer, return_ids=False,
                                    show_progress=False)
         vocab = self.retriever.vocab_dict
-        known = [[t for t in q if t and t in vocab] for q in tokenized]
-        rows = [i for i, q in enumerate(known) if q]
-        results: list[list[str]] = [[] for _ in queries]
-        if not rows or k < 1:
-            return results
-        indices, scores = self.retriever.retrieve([known[i] for i in rows], k=k, show_progress=False)
-        for row, doc_ids, doc_scores in zip(rows, indices, scores):
-            results[row] = [self.docs[int(j)] for j, s in zip(doc_ids, doc_scores) if s > 0]
+        results: list[list[str]] = []
+        for tokens in tokenized:
+            known = [t for t in tokens if t and t in vocab]
+            if not known or k < 1:
+                results.append([])
+                continue
+            scores = self.retriever.get_scores(known)
+            hits = np.flatnonzero(scores > 0)
+            if len(hits) > k:
+                hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
+                cut = scores[hits].min()  # keep every document tied with the k-th, then order and cut
+                hits = np.flatnonzero(scores >= cut)
+            best = hits[np.lexsort((hits, -scores[hits]))][:k]  # score descending, then corpus order
+            results.append([self.docs[int(j)] for j in best])
         return results
 
 
@@ -109,6 +125,7 @@ class BM25Backend:
     """BM25 search over a JSONL corpus (default: the offline Wikipedia summaries). See the module doc."""
 
     kind = "bm25"
+    cache_fields = ("query", "top_k")  # a real engine ignores the episode's question and answers
 
     def __init__(self, corpus_path: str | Path | None = None):
         if corpus_path is None or str(corpus_path).strip() == "":
@@ -131,6 +148,15 @@ class BM25Backend:
         backend._index = _Index(rows)
         return backend
 
+    @classmethod
+    def from_spec(cls, arg: str = "") -> BM25Backend:
+        """``bm25[:corpus.jsonl]`` → a backend (the offline Wikipedia summaries without a path)."""
+        return cls(arg or None)
+
+    def cache_identity(self) -> dict:
+        """What changes this backend's documents (the result cache's key): the corpus contents."""
+        return {"kind": "bm25", "corpus": self._index.fingerprint}
+
     def __len__(self) -> int:
         return len(self._index.docs)
 
@@ -144,8 +170,3 @@ class BM25Backend:
 
     def __repr__(self) -> str:
         return f"BM25Backend({str(self.corpus_path) if self.corpus_path else '<in-memory>'!r}, {len(self)} docs)"
-
-
-@register_backend("bm25")
-def _make_bm25(arg: str) -> BM25Backend:
-    return BM25Backend(arg or None)

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .base import BackendError, SearchRequest, SearchResult, register_backend
-from .hf import HFSimulatorBackend, _from_spec_options
+from .base import BackendError, SearchRequest, SearchResult
+from .hf import HFSimulatorBackend
 
 
 class SelfSearchBackend(HFSimulatorBackend):
@@ -34,7 +34,7 @@ class SelfSearchBackend(HFSimulatorBackend):
             self.mode, self.model, self.tokenizer, self.name, self.adapter = mode, None, None, "self", None
             self.max_new_tokens = kwargs.get("max_new_tokens", 600)
             self.temperature, self.top_p = kwargs.get("temperature", 0.8), kwargs.get("top_p", 1.0)
-            self.last_stats = {}
+            self.seeding, self.last_stats, self._fingerprint = kwargs.get("seeding", "request"), {}, None
             return
         super().__init__(model, mode=mode, model_obj=model_obj, tokenizer=tokenizer, adapter="none", **kwargs)
 
@@ -43,7 +43,7 @@ class SelfSearchBackend(HFSimulatorBackend):
         if not callable(getattr(model, "generate", None)) or tokenizer is None:
             raise TypeError(f"expected a transformers causal LM and its tokenizer, got {type(model).__name__} "
                             f"and {type(tokenizer).__name__}")
-        self.model, self.tokenizer = model, tokenizer
+        self.model, self.tokenizer, self._fingerprint = model, tokenizer, None
         self.name = f"self:{getattr(model, 'name_or_path', type(model).__name__)}"
         return self
 
@@ -54,8 +54,7 @@ class SelfSearchBackend(HFSimulatorBackend):
         return super().search(requests)
 
 
-@register_backend("self")
-def _from_spec(arg: str) -> SelfSearchBackend:
-    model, kwargs = _from_spec_options(arg, "self")
-    kwargs["mode"] = kwargs.get("mode") or "prompt"
-    return SelfSearchBackend(model, **kwargs)
+def from_spec(model: str = "", **options) -> SelfSearchBackend:
+    """``self[:MODEL][?option=value…]`` → :class:`SelfSearchBackend` (options: :mod:`.registry`)."""
+    options["mode"] = options.get("mode") or "prompt"
+    return SelfSearchBackend(model or None, **options)

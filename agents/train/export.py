@@ -1,0 +1,73 @@
+"""``zerosearch export RUN_DIR OUT_DIR``: a training run's policy as a standard Hugging Face folder.
+
+The folder holds ``save_pretrained`` weights (LoRA adapters merged into the base), the tokenizer and a
+generation config with the run's sampling settings, so ``transformers``, ``vllm serve OUT_DIR`` and
+``zerosearch eval --policy OUT_DIR`` load it directly. ``zerosearch train`` writes one to
+``output_dir/final`` at the end of a run; this command converts the checkpoint of any run.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+
+def export_policy(policy, out_dir: str | Path, cfg) -> int:
+    """Write ``policy`` (merging LoRA adapters into its weights, in place) to ``out_dir``; returns bytes."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    policy.merge_lora()
+    model = policy.model
+    gen = model.generation_config
+    gen.do_sample, gen.temperature, gen.top_p = True, cfg.temperature, cfg.top_p
+    gen.max_new_tokens = cfg.max_new_tokens
+    gen.pad_token_id = policy.tokenizer.pad_token_id
+    if gen.eos_token_id is None:
+        gen.eos_token_id = policy.tokenizer.eos_token_id
+    model.save_pretrained(out_dir)
+    policy.tokenizer.save_pretrained(out_dir)
+    return sum(f.stat().st_size for f in out_dir.rglob("*") if f.is_file())
+
+
+def export_run(run_dir: str | Path, out_dir: str | Path, device: str = "cpu") -> Path:
+    """Rebuild the policy of ``run_dir`` from its config and checkpoint, then :func:`export_policy` it."""
+    import torch
+
+    from . import build
+    from .checkpoint import CHECKPOINT_DIR, load_checkpoint, recover_checkpoint
+    from .config import TrainConfig
+
+    run_dir = Path(run_dir)
+    recover_checkpoint(run_dir)
+    state_path = run_dir / CHECKPOINT_DIR / "state.json"
+    if not state_path.is_file():
+        raise FileNotFoundError(f"expected a training run folder with {CHECKPOINT_DIR}/state.json at "
+                                f"{run_dir}, got none; pass the --output-dir of a zerosearch train run")
+    saved = json.loads(state_path.read_text())["config"]
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    cfg = dataclasses.replace(TrainConfig(), **{k: v for k, v in saved.items() if k in known},
+                              device=device, rollout_engine="fastgen", resume=True)
+    policy = build.build_policy(cfg, torch.device(device))
+    critic = build.build_critic(cfg, torch.device(device), policy.tokenizer)
+    build.redo_warm_start(policy, cfg, run_dir)
+    trained = torch.nn.ModuleDict({"policy": policy, **({"critic": critic} if critic is not None else {})})
+    load_checkpoint(run_dir, trained, build.make_optimizer(cfg, policy, critic), saved)
+    export_policy(policy, out_dir, cfg)
+    return Path(out_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="zerosearch export", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", help="the --output-dir of a zerosearch train run")
+    parser.add_argument("out_dir", help="where to write the Hugging Face folder")
+    parser.add_argument("--device", default="cpu", help="device to rebuild the policy on (default: cpu)")
+    args = parser.parse_args(argv)
+    path = export_run(args.run_dir, args.out_dir, args.device)
+    print(f"[zerosearch export] wrote {path} (load with AutoModelForCausalLM.from_pretrained or vllm serve)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

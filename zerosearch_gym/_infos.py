@@ -1,0 +1,94 @@
+"""Gymnasium's vector info layout, built column by column instead of env by env.
+
+``stack_infos`` returns exactly what calling ``VectorEnv._add_info`` once per env would (one array per key,
+its dtype from the lowest-index env that has the key, zeros or ``None`` where an env has no value, and a
+``_key`` boolean mask per key), at a fraction of the cost: envs whose infos share their keys are handled as
+one block, one ``np.array`` per key. Values Gymnasium treats specially (dicts, arrays, ``final_obs``) go
+through ``_add_info`` itself.
+"""
+from operator import itemgetter
+from typing import Callable, Collection, Sequence
+
+import numpy as np
+
+_NUMERIC = (int, float, bool)
+_MASK_NAMES: dict = {}
+_STR = {str}
+
+
+def stack_infos(index: Sequence[int], infos: Sequence[dict], n: int, add_info: Callable,
+                keys: Collection[str] | None = None) -> dict:
+    """Infos of envs ``index[j]`` (``infos[j]``, ``index`` increasing) as Gymnasium's dict of arrays for ``n`` envs.
+
+    ``add_info`` is the vector env's ``_add_info`` (the reference, used for special values); ``keys``, when
+    given, keeps only those keys (a lean info for trainers that read a few).
+    """
+    out: dict = {}
+    groups: dict = {}  # key tuple -> (indices, infos), in order of each group's first env
+    for i, info in zip(index, infos):
+        group = groups.get(tuple(info))
+        if group is None:
+            groups[tuple(info)] = ([i], [info])
+        else:
+            group[0].append(i)
+            group[1].append(info)
+    for names, (idx, group_infos) in groups.items():
+        if keys is not None:
+            names = tuple(k for k in names if k in keys)
+        if names:
+            _add_group(out, names, idx, group_infos, n, add_info)
+    return out
+
+
+def _add_group(out: dict, names: tuple, idx: list, infos: list, n: int, add_info: Callable) -> None:
+    everyone = len(idx) == n  # increasing indices: all envs, in order
+    if len(names) == 1:
+        columns = [[info[names[0]] for info in infos]]
+    else:
+        columns = list(zip(*map(itemgetter(*names), infos)))
+    fresh: dict = {}  # dtype -> [(name, column)] of the columns this group creates
+    for name, column in zip(names, columns):
+        first = column[0]
+        if name == "final_obs" or isinstance(first, (dict, np.ndarray)):
+            for i, value in zip(idx, column):  # Gymnasium's own rules for special values
+                add_info(out, {name: value}, i)
+        elif name in out:  # another group already made this column: fill our envs in, as _add_info would
+            array = out[name]
+            _assign(array, idx, column, array.dtype == object)
+            out[_mask_name(name)][idx] = True
+        else:
+            kind = type(first)
+            dtype = kind if kind in _NUMERIC or issubclass(kind, np.number) else object
+            fresh.setdefault(dtype, []).append((name, column))
+    if not fresh:
+        return
+    masks = np.ones((len(names), n), dtype=bool) if everyone else np.zeros((len(names), n), dtype=bool)
+    if not everyone:
+        masks[:, idx] = True
+    masks = iter(masks)  # one block, one independent row per key
+    for dtype, named in fresh.items():
+        cols = [column for _, column in named]
+        if everyone and (dtype is not object or all(set(map(type, c)) == _STR for c in cols)):
+            block = np.array(cols, dtype=dtype)  # strings stay whole cells
+        else:
+            block = np.zeros((len(cols), n), dtype=dtype) if dtype is not object else np.empty((len(cols), n), object)
+            if dtype is not object or all(set(map(type, c)) == _STR for c in cols):
+                block[:, idx] = cols
+            else:  # lists, tuples, …: one cell each
+                for row, column in zip(block, cols):
+                    _assign(row, idx, column, True)
+        for (name, _), row in zip(named, block):
+            out[name] = row
+            out[_mask_name(name)] = next(masks)
+
+
+def _mask_name(name: str) -> str:
+    return _MASK_NAMES.get(name) or _MASK_NAMES.setdefault(name, "_" + name)
+
+
+def _assign(array: np.ndarray, idx: list, column: Sequence, is_object: bool) -> None:
+    if is_object and not all(type(v) is str for v in column):  # lists, tuples, …: one cell each
+        for i, value in zip(idx, column):
+            array[i] = value
+    else:
+        array[idx] = column

@@ -1,0 +1,204 @@
+"""Batched text generation: sampling, stop strings, the transformers path, and the fast engine with fallback.
+
+One public function, :func:`generate`: token-id prompts of ragged lengths in, one :class:`Generation` per
+prompt out (sampled ids, optional log-probs, text, finish reason). Two paths produce the same results:
+
+- ``engine="hf"`` — transformers ``model.generate`` (left padding), then cut at stop strings. Used on CPU
+  and for architectures the fast engine does not know.
+- ``engine="fast"`` — :class:`~.engine.DecodeEngine` (static KV cache, CUDA graphs, raw ids; see
+  :mod:`.engine`), with stop strings checked on the host every ``check_every`` steps.
+
+``engine="auto"`` (default) picks ``fast`` for a supported model on CUDA, else ``hf``, and falls back to
+``hf`` for good if the fast engine fails on a model. The engine is cached per model; it re-copies the weights
+when any parameter changed in place (optimizer steps), so a policy in training can keep calling
+:func:`generate`. This module imports torch at the top; ``zerosearch_gym/__init__`` never imports it.
+"""
+from __future__ import annotations
+
+import warnings
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .engine import SUPPORTED_MODEL_TYPES, DecodeEngine, supports_fast_engine
+
+
+@dataclass
+class Generation:
+    """One generated continuation."""
+
+    token_ids: list[int]  # sampled new tokens, ending with the token that completed a stop string / EOS
+    logprobs: list[float] | None  # log_softmax(logits / temperature) of each sampled token (before top-p)
+    text: str  # tokenizer.decode(token_ids, skip_special_tokens=True)
+    finish_reason: str  # "stop" (stop string), "eos" or "length"
+
+
+def generate(model, tokenizer, prompts: list[list[int]], *, max_new_tokens: int, temperature: float = 1.0,
+             top_p: float = 1.0, stop_strings: Sequence[str] = (), seed: int | None = None,
+             return_logprobs: bool = False, engine: str = "auto") -> list[Generation]:
+    """Continue each prompt (a list of token ids) by up to ``max_new_tokens`` tokens.
+
+    ``temperature`` 0 is greedy (log-probs are then those of the untempered distribution). A sequence ends
+    right after the token that completes any of ``stop_strings`` (in the decoded text of its new tokens),
+    at an EOS id (kept in ``token_ids``), or at ``max_new_tokens``. ``seed`` makes sampling reproducible
+    without touching the global RNG. ``engine``: "auto", "fast" or "hf" (see the module docstring).
+    """
+    _check_args(prompts, max_new_tokens, temperature, top_p, engine)
+    if not prompts:
+        return []
+    args = (tokenizer, prompts, max_new_tokens, temperature, top_p, tuple(stop_strings), seed, return_logprobs)
+    if engine == "fast":
+        if not supports_fast_engine(model):
+            raise ValueError(f"expected a model of type {SUPPORTED_MODEL_TYPES} with silu MLP for engine='fast', "
+                             f"got {getattr(model.config, 'model_type', type(model).__name__)!r}; use engine='hf'")
+        return _fast_generate(model, *args)
+    if engine == "auto" and _auto_fast(model):
+        try:
+            return _fast_generate(model, *args)
+        except Exception as exc:  # e.g. a compile or graph-capture failure: stay correct, just slower
+            _FAST_FAILED.add(model)
+            warnings.warn(f"generate: the fast decode engine failed for this model ({type(exc).__name__}: {exc}); "
+                          "using transformers generate from now on", RuntimeWarning, stacklevel=2)
+    return _hf_generate(model, *args)
+
+
+_FAST_FAILED: weakref.WeakSet = weakref.WeakSet()
+
+
+def _auto_fast(model) -> bool:
+    """engine="auto" picks the fast engine for a supported model on CUDA that has not failed before."""
+    return _model_device(model).type == "cuda" and supports_fast_engine(model) and model not in _FAST_FAILED
+
+
+_ENGINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def engine_for(model) -> DecodeEngine:
+    """The cached engine of ``model`` (built on first use; compiled graphs are reused across calls)."""
+    engine = _ENGINES.get(model)
+    if engine is None:
+        engine = _ENGINES[model] = DecodeEngine(model)
+    return engine
+
+
+def _fast_generate(model, tokenizer, prompts, max_new_tokens, temperature, top_p, stop_strings, seed,
+                   return_logprobs) -> list[Generation]:
+    eos = eos_ids(model, tokenizer)
+
+    def stopped(rows: list[list[int]]) -> list[bool]:
+        return [any(s in text for s in stop_strings) for text in tokenizer.batch_decode(rows, skip_special_tokens=True)]
+
+    toks, lps = engine_for(model).generate(prompts, max_new_tokens=max_new_tokens, temperature=temperature,
+                                           top_p=top_p, eos_ids=eos, pad_id=pad_id(tokenizer, eos), seed=seed,
+                                           stopped=stopped if stop_strings else None)
+    return [finish(tokenizer, t, lp if return_logprobs else None, eos, stop_strings, max_new_tokens)
+            for t, lp in zip(toks, lps)]
+
+
+def _check_args(prompts, max_new_tokens, temperature, top_p, engine) -> None:
+    if isinstance(prompts, (str, bytes)) or (prompts and not isinstance(prompts[0], (list, tuple))):
+        raise TypeError(f"expected prompts as a list of token-id lists, got {type(prompts).__name__} "
+                        f"of {type(prompts[0]).__name__ if prompts else '?'}; tokenize the texts first")
+    if any(len(p) == 0 for p in prompts):
+        raise ValueError("expected every prompt to hold at least one token id, got an empty prompt")
+    if max_new_tokens < 1:
+        raise ValueError(f"expected max_new_tokens >= 1, got {max_new_tokens}")
+    if temperature < 0:
+        raise ValueError(f"expected temperature >= 0 (0 = greedy), got {temperature}")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"expected 0 < top_p <= 1, got {top_p}")
+    if engine not in ("auto", "fast", "hf"):
+        raise ValueError(f"expected engine 'auto', 'fast' or 'hf', got {engine!r}")
+
+
+def _model_device(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+def eos_ids(model, tokenizer) -> set[int]:
+    """EOS ids from the model's generation config and the tokenizer."""
+    ids: set[int] = set()
+    for source in (getattr(getattr(model, "generation_config", None), "eos_token_id", None),
+                   getattr(model.config, "eos_token_id", None), getattr(tokenizer, "eos_token_id", None)):
+        if source is not None:
+            ids.update([source] if isinstance(source, int) else source)
+    return ids
+
+
+def pad_id(tokenizer, eos: set[int]) -> int:
+    if getattr(tokenizer, "pad_token_id", None) is not None:
+        return tokenizer.pad_token_id
+    return min(eos) if eos else 0
+
+
+# ----------------------------------------------------------------------------------------------- finishing
+def finish(tokenizer, ids: list[int], logprobs: list[float] | None, eos: set[int],
+           stop_strings: tuple[str, ...], max_new_tokens: int) -> Generation:
+    """Cut raw sampled ``ids`` at the first EOS or completed stop string and build the :class:`Generation`."""
+    ids = list(ids[:max_new_tokens])
+    reason = "length"
+    for i, t in enumerate(ids):
+        if t in eos:
+            ids, reason = ids[: i + 1], "eos"
+            break
+    cut = stop_cut(tokenizer, ids, stop_strings)
+    if cut is not None:
+        ids, reason = ids[:cut], "stop"
+    lps = None if logprobs is None else [float(x) for x in logprobs[: len(ids)]]
+    return Generation(ids, lps, tokenizer.decode(ids, skip_special_tokens=True), reason)
+
+
+def stop_cut(tokenizer, ids: list[int], stop_strings: tuple[str, ...]) -> int | None:
+    """The shortest prefix length of ``ids`` whose decoded text contains a stop string, or None.
+
+    Binary search over prefixes (decoding is monotone in practice): ~log2(len) decodes, not len.
+    """
+    def hit(n: int) -> bool:
+        text = tokenizer.decode(ids[:n], skip_special_tokens=True)
+        return any(s in text for s in stop_strings)
+
+    if not stop_strings or not ids or not hit(len(ids)):
+        return None
+    lo, hi = 1, len(ids)  # hit(hi) is True
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if hit(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return hi
+
+
+# ------------------------------------------------------------------------------------ transformers path
+@torch.no_grad()
+def _hf_generate(model, tokenizer, prompts, max_new_tokens, temperature, top_p, stop_strings, seed,
+                 return_logprobs) -> list[Generation]:
+    device = _model_device(model)
+    eos = eos_ids(model, tokenizer)
+    pad = pad_id(tokenizer, eos)
+    width = max(len(p) for p in prompts)
+    input_ids = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts], device=device)
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+    greedy = temperature == 0
+    kwargs = {"do_sample": not greedy, "max_new_tokens": max_new_tokens, "pad_token_id": pad,
+                  "eos_token_id": sorted(eos) or None, "return_dict_in_generate": True, "output_logits": return_logprobs}
+    if not greedy:  # pure temperature / top-p sampling (no default top-k)
+        kwargs.update(temperature=temperature, top_p=top_p, top_k=0)
+    if stop_strings:  # early exit only; the exact cut is done by finish()
+        kwargs.update(stop_strings=list(stop_strings), tokenizer=tokenizer)
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices, enabled=seed is not None):
+        if seed is not None:
+            torch.manual_seed(seed)
+        out = model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
+    new = out.sequences[:, width:]
+    lps = None
+    if return_logprobs:
+        logits = torch.stack(out.logits, 1).float()  # B, T, V (raw, before processors)
+        if not greedy:
+            logits = logits / temperature
+        lps = logits.log_softmax(-1).gather(-1, new[:, : logits.shape[1], None])[..., 0].tolist()
+    return [finish(tokenizer, new[i].tolist(), None if lps is None else lps[i], eos, stop_strings, max_new_tokens)
+            for i in range(len(prompts))]
