@@ -47,7 +47,7 @@ def model_policy(path: str, max_new_tokens: int = 128, seed: int = 0):
     """A policy callable ``act(transcript) -> turn`` sampling from a causal LM folder (chat template used)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from zerosearch_gym.llm.generate import generate
+    from zerosearch_gym.llm import generate
 
     tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path).eval()
 
