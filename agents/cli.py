@@ -22,6 +22,7 @@ COMMANDS = {
     "ask": ("agents.evaluate.ask", "one question to a policy, the whole transcript printed"),
     "view": ("agents.evaluate.viewer", "episodes JSONL -> one static HTML page to read rollouts"),
     "export": ("agents.train.export", "write a training run's policy as a Hugging Face folder"),
+    "simulator": ("agents.simulator", "build-data / tune / report: make and measure a tuned search simulator"),
 }
 
 USAGE = "usage: zerosearch COMMAND [options]      (zerosearch COMMAND --help for its options; --debug for tracebacks)"

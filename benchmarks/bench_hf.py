@@ -13,7 +13,7 @@ RESULTS: dict = {}
 
 @pytest.fixture(scope="module")
 def backend():
-    return make_backend(f"hf:?max_new_tokens={NEW_TOKENS}&seeding=batch")  # one call per batch (seeded as a batch)
+    return make_backend(f"hf:?adapter=none&max_new_tokens={NEW_TOKENS}&seeding=batch")  # untuned; one call per batch
 
 
 def _requests():

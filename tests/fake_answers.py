@@ -25,6 +25,9 @@ def chat_answer(record: dict, fault: str | None) -> dict:
             f"| answer [{record['answer']}]" for i in range(1, n + 1)]
     content = {"empty": "", "nodocs": "I cannot write documents for this.",
                "emptydoc": "Doc 1:\nDoc 2: b\nDoc 3: c"}.get(fault, "\n".join(docs))
+    if "Reply with yes or no" in record["prompt"] and fault is None:  # a judge: is the answer in the documents?
+        documents = record["prompt"].partition("Documents:")[2].lower()
+        content = "Yes." if record["answer"] and record["answer"].lower() in documents else "No."
     return {"id": "fake", "object": "chat.completion", "model": record["body"].get("model"),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
                          "finish_reason": "stop"}]}

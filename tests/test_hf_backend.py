@@ -52,8 +52,9 @@ def test_spec_errors():
 
 
 def test_smollm2_simulator_writes_documents():
-    """The real offline model, prompt mode, writes text for a query (it is weak at the Doc format)."""
-    backend = make_backend("hf:?max_new_tokens=96&temperature=0.7")
+    """The real offline model, untuned (adapter=none), prompt mode, writes text for a query (it is weak at the
+    Doc format)."""
+    backend = make_backend("hf:?adapter=none&max_new_tokens=96&temperature=0.7")
     assert backend.mode == "prompt"
     [result] = backend.search(requests()[:1])
     text = " ".join(result) if isinstance(result, list) else str(result)

@@ -1,10 +1,12 @@
 """``hf:`` — a simulator LLM run locally with transformers, a whole batch of searches in one generation call.
 
 Spec: ``hf:<model path or hub id>[?mode=sft|prompt&max_new_tokens=N&temperature=T&top_p=P&device=cpu|cuda
-&seeding=request|batch]``. With no model it uses
-the offline SmolLM2-135M-Instruct (an untuned instruct model, so ``mode=prompt`` by default); any other model
-defaults to ``mode=sft``, the template the published simulators (``sunhaonlp/Simulation_LLM_google_3B_V2``,
-7B, 14B) were tuned on. On CUDA, generation runs on :mod:`zerosearch_gym.llm`'s compiled decode engine.
+&seeding=request|batch&adapter=PATH|none]``. With no model it uses the offline SmolLM2-135M-Instruct with the
+shipped tuned LoRA adapter (``zerosearch_gym/data/simulator-smollm2-lora``, built by
+``scripts/build_simulator.py``) in ``mode=sft``; ``hf:?adapter=none`` is the untuned SmolLM2 in ``mode=prompt``.
+Any other model defaults to ``mode=sft``, the template the published simulators
+(``sunhaonlp/Simulation_LLM_google_3B_V2``, 7B, 14B) were tuned on. ``adapter=PATH`` applies a peft adapter
+from ``zerosearch simulator tune`` (merged into the weights at load; one tuned on another base is an error). On CUDA, generation runs on :mod:`zerosearch_gym.llm`'s compiled decode engine.
 
 Seeding: with ``seeding="request"`` (default) each request with a seed is generated with its own seed, so
 its documents never depend on the other requests of the batch (requests without a seed still share one
@@ -19,6 +21,7 @@ import sys
 import time
 from typing import Sequence
 
+from ._adapter import SHIPPED_ADAPTER
 from .base import SearchRequest, SearchResult
 from .simulator_prompts import (
     MODES,
@@ -41,13 +44,20 @@ class HFSimulatorBackend:
         device: "cuda" when available, else "cpu".
         model_obj, tokenizer: an already loaded model and tokenizer (then ``model`` is only a name).
         seeding: "request" (default) or "batch" (see the module docstring).
+        adapter: a peft adapter folder, or "none". Default: the shipped adapter when ``model`` is None.
     """
 
     def __init__(self, model: str | None = None, mode: str | None = None,
                  max_new_tokens: int = SIMULATOR_MAX_NEW_TOKENS, temperature: float = SIMULATOR_TEMPERATURE,
                  top_p: float = 1.0, device: str | None = None, model_obj=None, tokenizer=None,
-                 seeding: str = "request"):
-        mode = mode or ("prompt" if model is None and model_obj is None else "sft")
+                 seeding: str = "request", adapter: str | None = None):
+        # --- adapter option (begin)
+        if adapter is None and model is None and model_obj is None and SHIPPED_ADAPTER.is_dir():
+            adapter = str(SHIPPED_ADAPTER)
+        adapter = None if adapter in (None, "", "none") else adapter
+        mode = mode or ("prompt" if model is None and model_obj is None and adapter is None else "sft")
+        self.adapter = adapter
+        # --- adapter option (end)
         if mode not in MODES:
             raise ValueError(f"expected simulator mode 'sft' or 'prompt', got {mode!r}")
         if seeding not in SEEDINGS:
@@ -58,6 +68,10 @@ class HFSimulatorBackend:
         self.seeding = seeding
         if model_obj is None:
             model_obj, tokenizer = _load(model, device)
+        if adapter is not None:
+            from ._adapter import apply_adapter
+
+            model_obj = apply_adapter(model_obj, adapter)
         self.model, self.tokenizer = model_obj, tokenizer
         self.name = model or getattr(model_obj, "name_or_path", "model")
         self.last_stats: dict = {}

@@ -151,7 +151,7 @@ def make_backend(spec):
     >>> make_backend("nope:x")
     Traceback (most recent call last):
     ...
-    ValueError: unknown backend kind 'nope' in spec 'nope:x'; expected one of bm25, hf, http-retriever, openai, ray, vllm
+    ValueError: unknown backend kind 'nope' in spec 'nope:x'; expected one of bm25, hf, http-retriever, openai, ray, self, vllm
     """
     if not isinstance(spec, str):
         if not callable(getattr(spec, "search", None)):
@@ -169,8 +169,12 @@ _SAMPLING = {"mode": str, "max_new_tokens": int, "temperature": float, "top_p": 
 register_backend("bm25", "zerosearch_gym.backends.retrieval:BM25Backend.from_spec", argument="corpus.jsonl",
                  doc="BM25 over a JSONL corpus (default: the offline Wikipedia summaries)")
 register_backend("hf", "zerosearch_gym.backends.hf:from_spec", argument="model",
+                 options={**_SAMPLING, "device": str, "seeding": str, "adapter": str},
+                 doc="a simulator LLM run locally with transformers (default: the offline SmolLM2-135M-Instruct "
+                     "with the shipped tuned adapter; adapter=none for the untuned one)")
+register_backend("self", "zerosearch_gym.backends.self_search:from_spec", argument="model",
                  options={**_SAMPLING, "device": str, "seeding": str},
-                 doc="a simulator LLM run locally with transformers (default: the offline SmolLM2-135M-Instruct)")
+                 doc="self-search (SSRL): the policy's own weights write the documents (attach() or a model folder)")
 register_backend("vllm", "zerosearch_gym.backends.vllm:from_spec", argument="model",
                  options={**_SAMPLING, "gpu_memory_utilization": float, "max_model_len": int},
                  doc="a simulator LLM inside this process on vLLM")
