@@ -19,7 +19,7 @@ def test_missing_vllm_names_the_extra():
 
 
 def test_bad_spec_options_are_rejected():
-    with pytest.raises(ValueError, match="unknown vllm backend options"):
+    with pytest.raises(ValueError, match="unknown option 'colour' for the vllm backend"):
         make_backend("vllm:m?colour=red")
 
 
