@@ -80,6 +80,7 @@ def _kill_resume(tmp_path, kills: int, seed: int) -> list[str]:
     return survived
 
 
+@pytest.mark.slow  # ~90 s of subprocess training; the kill between the two renames stays in the fast suite
 def test_one_sigkill_and_resume_equals_an_uninterrupted_run(tmp_path):
     _kill_resume(tmp_path, kills=1, seed=1)
 
