@@ -17,7 +17,7 @@ from gymnasium.envs.registration import register, registry
 
 from .backends import BackendError, SearchBackend, SearchRequest, make_backend, register_backend, search_batch
 from .curriculum import NoiseSchedule
-from .data import QAExample, load_qa_dataset
+from .data import QAExample, load_hf_dataset, load_qa_dataset
 from .env import ZeroSearchEnv
 from .errors import OfflineError, UsageError, ZeroSearchError
 from .protocol import Action, normalize_question, parse_action, policy_prompt
@@ -36,6 +36,7 @@ __all__ = [
     # data
     "QAExample",
     "load_qa_dataset",
+    "load_hf_dataset",
     # errors a user can act on
     "ZeroSearchError",
     "UsageError",

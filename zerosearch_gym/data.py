@@ -95,7 +95,7 @@ def _read_file(path: Path):
     ``datasets.load_dataset("parquet", data_files=...)`` (the code path of hub parquet datasets)."""
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        return _load_dataset("parquet", data_files=str(path), split="train")
+        return load_hf_dataset("parquet", data_files=str(path), split="train")
     if suffix == ".jsonl":
         return _read_jsonl(path)
     if suffix == ".json":
@@ -123,10 +123,11 @@ def _read_jsonl(path: Path) -> list:
 def _read_hub(dataset_id: str, split: str):
     """``datasets.load_dataset(id, split=split)``; a ``:config`` suffix is the configuration name."""
     path, _, config = dataset_id.partition(":")
-    return _load_dataset(path, config or None, split=split)
+    return load_hf_dataset(path, config or None, split=split)
 
 
-def _load_dataset(*args, **kwargs):
+def load_hf_dataset(*args, **kwargs):
+    """``datasets.load_dataset(*args, **kwargs)``, with an error naming the fix when ``datasets`` is missing."""
     try:
         import datasets
     except ImportError:

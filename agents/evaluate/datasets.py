@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zerosearch_gym import QAExample, load_qa_dataset
+from zerosearch_gym import QAExample, load_hf_dataset, load_qa_dataset
 
 ZEROSEARCH_HUB = "sunhaonlp/ZeroSearch_dataset"
 FLASHRAG_HUB = "RUC-NLPIR/FlashRAG_datasets"
@@ -122,7 +122,7 @@ def _rows(spec: str, hub: str) -> tuple[list, str]:
         return [_as_dict(e) for e in load_qa_dataset(spec)], spec
     paper = ALIASES.get(spec, spec)
     if paper in PAPER_SETS:
-        table = _load_dataset(hub, split="test")
+        table = load_hf_dataset(hub, split="test")
         if "data_source" not in table.column_names:
             raise DatasetSpecError(f"expected a data_source column in {hub} to pick {paper!r}, got "
                              f"{table.column_names}")
@@ -134,14 +134,14 @@ def _rows(spec: str, hub: str) -> tuple[list, str]:
         config = spec.split(":", 1)[1]
         if config not in PAPER_SETS:
             raise DatasetSpecError(f"expected flashrag:<name> with a name in {sorted(PAPER_SETS)}, got {config!r}")
-        return _load_dataset(FLASHRAG_HUB, config, split=PAPER_SETS[config]), source_hint(spec)
+        return load_hf_dataset(FLASHRAG_HUB, config, split=PAPER_SETS[config]), source_hint(spec)
     path = Path(spec).expanduser()
     if path.suffix.lower() in (".parquet", ".jsonl", ".json") or path.is_file():
         if not path.is_file():
             raise DatasetSpecError(f"expected an existing dataset file, got {str(path)!r} (no such file)")
         suffix = path.suffix.lower()
         if suffix == ".parquet":
-            return _load_dataset("parquet", data_files=str(path), split="train"), str(path)
+            return load_hf_dataset("parquet", data_files=str(path), split="train"), str(path)
         if suffix == ".jsonl":
             return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()], \
                 str(path)
@@ -152,7 +152,7 @@ def _rows(spec: str, hub: str) -> tuple[list, str]:
             return rows, str(path)
         raise DatasetSpecError(f"expected a .parquet, .jsonl or .json file, got {path.name!r}")
     repo, _, config = spec.partition(":")
-    return _load_dataset(repo, config or None, split="test"), f"{spec} [test]"
+    return load_hf_dataset(repo, config or None, split="test"), f"{spec} [test]"
 
 
 def _check_columns(rows, spec: str) -> None:
@@ -165,14 +165,6 @@ def _check_columns(rows, spec: str) -> None:
         raise DatasetSpecError(f"--datasets {spec!r}: expected columns question and golden_answers (or "
                          f"reward_model.ground_truth.target), got {sorted(columns)}")
 
-
-def _load_dataset(*args, **kwargs):
-    try:
-        import datasets
-    except ImportError:
-        raise ImportError("expected the 'datasets' package to read parquet files or hub datasets, got none; "
-                          "pip install zerosearch-gym[train]") from None
-    return datasets.load_dataset(*args, **kwargs)
 
 
 def _as_dict(example: QAExample) -> dict:
