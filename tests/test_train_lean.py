@@ -97,3 +97,29 @@ def test_export_of_a_folder_that_is_not_a_run_is_a_clear_error(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="expected a training run folder"):
         main([str(tmp_path), str(tmp_path / "out")])
+
+
+def test_steps_zero_exports_the_warm_started_policy_without_rl(tmp_path, backend):
+    """``--steps 0``: the warm start only (the "no RL" arm of a learning comparison), exported as a HF folder
+    equal to the warm-started weights; without a warm start there is nothing to train and it is refused."""
+    from transformers import AutoModelForCausalLM
+
+    from agents.train.config import TrainConfig
+
+    messages = []
+    kw = {"lora_rank": 4, "warmstart_steps": 2, "export": True, "lr": 1e-2}
+    train(_tiny_cfg(tmp_path, steps=0, **kw), backend=backend, log=messages.append)
+    assert [json.loads(x)["warmstart_step"] for x in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [0, 1]
+    assert not (tmp_path / "checkpoint").exists() and "warm start only" in messages[-1]
+    cfg = _tiny_cfg(tmp_path, steps=0, resume=True, **kw)
+    policy = build.build_policy(cfg, CPU)
+    build.redo_warm_start(policy, cfg, tmp_path)  # base + the saved warm-start adapter, merged
+    ids = torch.randint(0, 5000, (2, 16), generator=torch.Generator().manual_seed(1))
+    base = build.build_policy(dataclasses.replace(cfg, lora_rank=0), CPU)
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "final")
+    with torch.no_grad():
+        want = policy.model(input_ids=ids).logits
+        assert torch.allclose(model(input_ids=ids).logits, want, atol=1e-4)
+        assert not torch.allclose(base.model(input_ids=ids).logits, want, atol=1e-3)  # the SFT changed it
+    with pytest.raises(ValueError, match="--steps"):
+        TrainConfig(steps=0, warmstart_steps=0).validate()

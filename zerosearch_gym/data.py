@@ -3,7 +3,11 @@
 Sources, by what ``source`` is:
 
 - ``None``: the shipped sample ``zerosearch_gym/data/qa_sample.jsonl`` (FanOutQA dev sub-questions with one
-  string answer, built by ``scripts/build_qa_sample.py``).
+  string answer, built by ``scripts/build_qa_sample.py``); ``"sample:in-wiki"``: its questions whose answer
+  the offline Wikipedia summaries hold.
+- ``"wiki:train"`` / ``"wiki:dev"``: cloze questions made from the offline Wikipedia summaries, one per
+  article, train and dev disjoint by article (``zerosearch_gym/data/qa_wiki.jsonl``, built by
+  ``scripts/build_qa_wiki.py``); ``wiki:dev`` is the held-out split for evaluating trained policies.
 - a local ``.parquet`` / ``.jsonl`` / ``.json`` path (parquet, the format of ``sunhaonlp/ZeroSearch_dataset``
   and FlashRAG, is read through ``datasets``; JSON files are read directly).
 - a list of :class:`QAExample` or dicts.
@@ -26,6 +30,8 @@ from typing import Any
 SAMPLE_PATH = Path(__file__).parent / "data" / "qa_sample.jsonl"
 # The sample's questions whose answer is in one of the offline Wikipedia summaries (reachable with bm25).
 SAMPLE_IN_WIKI = "sample:in-wiki"
+WIKI_QA_PATH = Path(__file__).parent / "data" / "qa_wiki.jsonl"
+WIKI_SPLITS = ("wiki:train", "wiki:dev")  # train / held-out dev, disjoint by article
 _FILE_SUFFIXES = (".parquet", ".jsonl", ".json")
 
 
@@ -65,6 +71,8 @@ def load_qa_dataset(source: Any = None, split: str = "train", limit: int | None 
         rows, name = _read_file(SAMPLE_PATH), str(SAMPLE_PATH)
     elif source == SAMPLE_IN_WIKI:
         rows, name = [r for r in _read_file(SAMPLE_PATH) if r.get("in_wiki_summaries")], SAMPLE_IN_WIKI
+    elif source in WIKI_SPLITS:
+        rows, name = [r for r in _read_file(WIKI_QA_PATH) if r.get("split") == source[5:]], source
     elif isinstance(source, (list, tuple)):
         rows, name = source, "the given list"
     elif isinstance(source, (str, Path)) and _looks_like_file(source):

@@ -29,7 +29,7 @@ def build_parser(prog: str = "zerosearch eval") -> argparse.ArgumentParser:
     parser.add_argument("--backend", default="bm25", help="search backend spec (default: bm25, the offline "
                                                           "Wikipedia summaries)")
     parser.add_argument("--datasets", nargs="+", default=["sample:in-wiki"],
-                        help=f"sample | sample:in-wiki | {' | '.join(PAPER_SETS)} | flashrag:<name> | a "
+                        help=f"sample | sample:in-wiki | wiki:dev | {' | '.join(PAPER_SETS)} | flashrag:<name> | a "
                              ".parquet/.jsonl/.json file | a hub id (default: sample:in-wiki)")
     parser.add_argument("--hub", default=ZEROSEARCH_HUB, help="the hub id (or local folder) the paper's sets "
                                                               f"are read from (default: {ZEROSEARCH_HUB})")

@@ -3,7 +3,8 @@
 A ``--datasets`` entry is one of:
 
 - ``sample`` (the shipped FanOutQA sample) or ``sample:in-wiki`` (its questions the offline Wikipedia
-  summaries can answer);
+  summaries can answer); ``wiki:dev`` / ``wiki:train`` (cloze questions from the offline summaries, split by
+  article: ``wiki:dev`` is the held-out set trained policies are compared on);
 - a paper test set — ``nq``, ``triviaqa``, ``popqa``, ``hotpotqa``, ``2wikimultihopqa`` (or ``2wiki``),
   ``musique``, ``bamboogle`` — read as the test rows of ``sunhaonlp/ZeroSearch_dataset`` whose
   ``data_source`` is that name (``hub`` overrides the id: another hub id or a local folder laid out like it,
@@ -32,7 +33,7 @@ FLASHRAG_HUB = "RUC-NLPIR/FlashRAG_datasets"
 PAPER_SETS = {"nq": "test", "triviaqa": "test", "popqa": "test", "hotpotqa": "dev", "2wikimultihopqa": "dev",
               "musique": "dev", "bamboogle": "test"}
 ALIASES = {"2wiki": "2wikimultihopqa", "tqa": "triviaqa", "hotpot": "hotpotqa"}
-SAMPLES = ("sample", "sample:in-wiki")
+SAMPLES = ("sample", "sample:in-wiki", "wiki:train", "wiki:dev")
 MAX_QUESTION_CHARS = 2000
 
 
@@ -74,7 +75,7 @@ def load_eval_set(spec: str, limit: int | None = None, hub: str = ZEROSEARCH_HUB
     except Exception as err:  # datasets raises its own errors for unknown hub ids, offline mode, ...
         raise DatasetSpecError(f"--datasets {spec!r}: could not load {source_hint(spec, hub)} "
                          f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); expected "
-                         f"sample, sample:in-wiki, one of {sorted(PAPER_SETS)}, flashrag:<name>, a "
+                         f"sample, sample:in-wiki, wiki:dev, one of {sorted(PAPER_SETS)}, flashrag:<name>, a "
                          ".parquet/.jsonl/.json file or a hub dataset id") from None
     _check_columns(rows, spec)
     examples, skipped = [], []
@@ -118,7 +119,7 @@ def _set_name(spec: str) -> str:
 def _rows(spec: str, hub: str) -> tuple[list, str]:
     if spec == "sample":
         return [_as_dict(e) for e in load_qa_dataset(None)], "zerosearch_gym sample"
-    if spec == "sample:in-wiki":
+    if spec in SAMPLES:  # the shipped sets of zerosearch_gym.data
         return [_as_dict(e) for e in load_qa_dataset(spec)], spec
     paper = ALIASES.get(spec, spec)
     if paper in PAPER_SETS:

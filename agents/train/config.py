@@ -29,7 +29,7 @@ class TrainConfig:
     dataset: str = arg("sample:in-wiki", "QA dataset path, hub id, or 'sample:in-wiki' (sample questions bm25 "
                        "can answer); '' = the whole sample")
     output_dir: str = arg("runs/zerosearch", "checkpoints, metrics.jsonl, the plot and the final policy go here")
-    steps: int = arg(5, "training steps (the curriculum's total m)")
+    steps: int = arg(5, "RL steps (the curriculum's total m); 0 = the warm start only, exported as the policy")
     questions_per_step: int = arg(2, "questions per step")
     rollouts_per_question: int = arg(4, "G: rollouts per question (the group of GRPO / REINFORCE++)")
     max_turns: int = arg(1, "search turns before the forced answer turn")
@@ -94,7 +94,10 @@ class TrainConfig:
             raise ValueError(f"expected --algo in {ALGORITHMS}, got {self.algo!r}")
         if self.kl_estimator not in ("k1", "k3"):
             raise ValueError(f"expected --kl-estimator k1 or k3, got {self.kl_estimator!r}")
-        for name in ("steps", "questions_per_step", "rollouts_per_question", "max_new_tokens",
+        if self.steps < 0 or (self.steps == 0 and self.warmstart_steps <= 0):
+            raise ValueError(f"expected --steps >= 1 (or 0 with --warmstart-steps >= 1: warm start only), got "
+                             f"--steps {self.steps} --warmstart-steps {self.warmstart_steps}")
+        for name in ("questions_per_step", "rollouts_per_question", "max_new_tokens",
                      "micro_batch_size", "ppo_epochs", "mini_batches", "max_seq_len", "logprob_chunk",
                      "keep_checkpoints"):
             if getattr(self, name) < 1:

@@ -140,7 +140,7 @@ def train(cfg: TrainConfig, log=_log, backend=None, extra_metrics=None) -> list[
 
     # ---- finish: plot, export, summary
     envs.close()
-    if cfg.plot and metrics.is_file():
+    if cfg.plot and metrics.is_file() and _read_rows(metrics):
         from .plot import plot_metrics
 
         plot_metrics(metrics, out / "reward.png")
@@ -187,11 +187,15 @@ def summary(cfg: TrainConfig, rows: list[dict], out: Path, export_dir: Path | No
         return sum(r[key] for r in part) / len(part) if part else float("nan")
 
     first, last = rows[:k], rows[-k:]
+    if not rows:  # --steps 0: the warm start only
+        lines = [f"done: warm start only ({cfg.warmstart_steps} SFT steps, no RL)"]
+    else:
+        lines = [f"done: {cfg.steps} steps of {cfg.algo} ({len(rows)} logged)",
+                 f"  reward {mean(first, 'reward'):.3f} -> {mean(last, 'reward'):.3f}, F1 {mean(first, 'f1'):.3f}"
+                 f" -> {mean(last, 'f1'):.3f} (mean of the first vs last {k} steps)"]
+    lines.append(f"  checkpoint {out / 'checkpoint'}   metrics {out / 'metrics.jsonl'}" if rows else
+                 f"  metrics {out / 'metrics.jsonl'} (warm-start losses)")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    lines = [f"done: {cfg.steps} steps of {cfg.algo} ({len(rows)} logged)",
-             f"  reward {mean(first, 'reward'):.3f} -> {mean(last, 'reward'):.3f}, F1 {mean(first, 'f1'):.3f} -> "
-             f"{mean(last, 'f1'):.3f} (mean of the first vs last {k} steps)",
-             f"  checkpoint {out / 'checkpoint'}   metrics {out / 'metrics.jsonl'}"]
     if export_dir is not None:
         lines.append(f"  final policy (Hugging Face folder) {export_dir}")
     lines.append(f"  peak memory {peak:.0f} MiB, disk written {written / 2**20:.0f} MiB")
