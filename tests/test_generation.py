@@ -187,3 +187,37 @@ def test_auto_falls_back_to_transformers_when_the_fast_engine_fails(qwen, tok, p
     assert qwen in generation_module._FAST_FAILED  # later calls go straight to transformers
     assert ids(generation_module.generate(qwen, tok, prompts, max_new_tokens=6, temperature=0)) == expected
     generation_module._FAST_FAILED.discard(qwen)
+
+
+@pytest.mark.parametrize("top_p", [1.0, 0.8])
+def test_per_row_seeds_make_each_row_independent_of_its_batch_mates(qwen, tok, prompts, top_p):
+    """A list of seeds: row i's tokens are those of prompt i generated alone with seeds[i], whatever else is
+    in the batch; another seed gives another text; the log-probs are still the model's."""
+    batch = generate(qwen, tok, prompts, max_new_tokens=10, seed=[5, 6, 7, 8], top_p=top_p, return_logprobs=True)
+    for i, prompt in enumerate(prompts):
+        [alone] = generate(qwen, tok, [prompt], max_new_tokens=10, seed=[5 + i], top_p=top_p, return_logprobs=True)
+        assert alone.token_ids == batch[i].token_ids
+        assert alone.logprobs == pytest.approx(batch[i].logprobs, abs=1e-4)
+    shuffled = generate(qwen, tok, prompts[::-1], max_new_tokens=10, seed=[8, 7, 6, 5], top_p=top_p)
+    assert ids(shuffled)[::-1] == ids(batch)
+    other = generate(qwen, tok, prompts, max_new_tokens=10, seed=[50, 60, 70, 80], top_p=top_p)
+    assert ids(other) != ids(batch)
+
+
+def test_per_row_sampling_follows_the_model_distribution(qwen, tok):
+    """400 rows of one prompt with distinct seeds: the first tokens' frequencies match the softmax (a sampler
+    that ignored temperature or drew one token for all rows would fail)."""
+    prompt = tok("The capital of France is")["input_ids"]
+    with torch.no_grad():
+        probs = (qwen(torch.tensor([prompt])).logits[0, -1].float() / 0.5).softmax(-1)
+    out = generate(qwen, tok, [prompt] * 400, max_new_tokens=1, temperature=0.5, seed=list(range(400)))
+    counts = torch.bincount(torch.tensor([g.token_ids[0] for g in out]), minlength=probs.numel()).float() / 400
+    top = probs.topk(3).indices
+    assert (counts[top] - probs[top]).abs().max() < 0.08, (counts[top], probs[top])
+
+
+def test_per_row_seeds_are_checked(qwen, tok, prompts):
+    with pytest.raises(ValueError, match="one seed per prompt, got 2 seeds for 4 prompts"):
+        generate(qwen, tok, prompts, max_new_tokens=4, seed=[1, 2])
+    with pytest.raises(ValueError, match="engine='fast'"):
+        generate(qwen, tok, prompts, max_new_tokens=4, seed=[1, 2, 3, 4], engine="fast")

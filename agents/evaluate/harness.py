@@ -97,7 +97,7 @@ def run_batch(envs, policy, examples, dataset: str, seed: int) -> list[Episode]:
         for i in idx:
             e, info = episodes[i], {k: infos[k][i] for k in infos if not k.startswith("_") and infos["_" + k][i]}
             e.transcript += actions[i] + str(obs[i])
-            e.turns.append(_turn_record(actions[i], str(obs[i]), info, float(rewards[i]),
+            e.turns.append(turn_record(actions[i], str(obs[i]), info, float(rewards[i]),
                                         bool(terminated[i]), bool(truncated[i])))
             if terminated[i] or truncated[i]:
                 active[i] = False
@@ -110,7 +110,9 @@ def run_batch(envs, policy, examples, dataset: str, seed: int) -> list[Episode]:
     return episodes
 
 
-def _turn_record(text: str, obs: str, info: dict, reward: float, terminated: bool, truncated: bool) -> dict:
+def turn_record(text: str, obs: str, info: dict, reward: float, terminated: bool, truncated: bool) -> dict:
+    """One turn of an episodes-JSONL record (what the viewer shows): the action with its think, query,
+    useful/noisy flag and documents, or its answer and scores, or why it was invalid."""
     think = text.split("<think>", 1)[1].split("</think>", 1)[0].strip() if "<think>" in text else ""
     turn = {"text": text, "think": think, "action": str(info.get("action", "")), "reward": reward,
             "terminated": terminated, "truncated": truncated}

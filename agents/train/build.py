@@ -39,6 +39,8 @@ def build_policy(cfg: TrainConfig, device: torch.device) -> Policy:
         policy = Policy(model.to(device), tokenizer, value_head=value_head)
     else:
         policy = Policy.load(cfg.model, device=str(device), value_head=value_head)
+    if cfg.activation_checkpointing:  # set on the decoder layers: survives LoRA wrapping and merging
+        policy.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if cfg.lora_rank:
         policy.add_lora(cfg.lora_rank, cfg.lora_alpha)
     if device.type == "cuda" and cfg.bf16:

@@ -73,12 +73,16 @@ class TrainConfig:
     rollout_engine: str = arg("fastgen", "fastgen (CUDA-graph decoder / transformers) | vllm (extra; weights "
                               "synced each step)")
     bf16: bool = arg(True, "bfloat16 autocast on CUDA (ignored on CPU)")
+    activation_checkpointing: bool = arg(True, "recompute each layer's activations in the backward pass "
+                                         "(less peak memory, a slower update)")
     seed: int = arg(0, "RNG seed (data order, sampling, env)")
     save_every: int = arg(3, "checkpoint every N steps (0 = only at the end)")
     keep_checkpoints: int = arg(1, "checkpoints kept on disk (the newest K)")
     resume: bool = arg(False, "continue from output_dir/checkpoint (model, optimizer, RNG, step, data position)")
     export: bool = arg(True, "write the final policy as a Hugging Face folder, output_dir/final")
     plot: bool = arg(True, "write reward.png at the end")
+    save_episodes: bool = arg(True, "append every episode with its turns to output_dir/episodes.jsonl "
+                              "(zerosearch view episodes.jsonl -o page.html)")
     eval_every: int = arg(0, "held-out evaluation (greedy) after every N steps and the last; 0 = none")
     eval_dataset: str = arg("sample:in-wiki", "held-out set(s) for --eval-every, comma-separated (zerosearch "
                             "eval --datasets names)")

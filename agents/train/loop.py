@@ -96,6 +96,7 @@ def train(cfg: TrainConfig, log=_log, backend=None, extra_metrics=None) -> list[
         state = load_checkpoint(out, trained, optimizer, config)
         start = state["step"]
         truncate_metrics(metrics, start)  # rows after the checkpoint are written again
+        truncate_metrics(out / "episodes.jsonl", start)
         log(f"resumed at step {start} (curriculum step {state['curriculum_step']}, data position "
             f"{state['data_position']})")
     rcfg = RolloutConfig(cfg.max_new_tokens, cfg.max_obs_tokens, cfg.max_seq_len, cfg.temperature, cfg.top_p,
@@ -127,6 +128,10 @@ def train(cfg: TrainConfig, log=_log, backend=None, extra_metrics=None) -> list[
         row.update(extra_metrics(step, policy) if extra_metrics is not None else {})
         with open(metrics, "a") as handle:
             handle.write(json.dumps(row) + "\n")
+        if cfg.save_episodes:  # every episode with its turns, for `zerosearch view`
+            with open(out / "episodes.jsonl", "a", encoding="utf-8") as handle:
+                handle.writelines(json.dumps({"dataset": f"step {step}", "step": step, **r}) + "\n"
+                                  for r in batch.records)
         history.append(row)
         for warning in collapse_warnings(history):
             log(f"warning at step {step + 1}: {warning}")

@@ -43,6 +43,7 @@ class RolloutBatch:
     sampled_ids: list[list[list[int]]]  # per sequence: the ids the policy sampled, per turn
     stats: dict[str, float] = field(default_factory=dict)
     sampler_logprobs: torch.Tensor | None = None  # [B, T] the sampler's log-probs at mask-1 positions
+    records: list[dict] = field(default_factory=list)  # per episode: question, answer, turns (episodes JSONL)
 
     def token_rewards(self) -> torch.Tensor:
         """[B, T] with each episode's reward on its last policy token."""
@@ -64,6 +65,7 @@ class _Episode:
         self.reward, self.f1, self.em, self.searches, self.invalid = 0.0, 0.0, 0.0, 0, 0
         self.noisy, self.overflow, self.truncated, self.backend_errors = 0, False, False, 0
         self.leaks, self.useful_hits = 0, 0  # searches whose documents held the gold answer: noisy / useful
+        self.turns: list[dict] = []  # the viewer's turn records
 
     def add_turn(self, turn: Turn) -> None:
         self.spans.append((len(self.ids), len(self.ids) + len(turn.token_ids)))
@@ -101,6 +103,8 @@ def collect_rollouts(envs, policy, examples: Sequence, group_size: int, cfg: Rol
     (default: ``seed`` when it is an int). The noise curriculum is the envs' own state: set it before
     collecting with ``envs.unwrapped.call("set_curriculum_step", step)``.
     """
+    from ..evaluate.harness import turn_record  # (lazy: evaluate imports the train policy)
+
     n = len(examples) * group_size
     if envs.num_envs != n:
         raise ValueError(f"expected a vector env with {n} envs ({len(examples)} questions x {group_size}), "
@@ -129,6 +133,9 @@ def collect_rollouts(envs, policy, examples: Sequence, group_size: int, cfg: Rol
         obs, rewards, terminated, truncated, infos = envs.step_active(actions, active)
         for i in idx:
             _record_step(episodes[i], infos, i)
+            info = {k: infos[k][i] for k in infos if not k.startswith("_") and infos.get("_" + k, active)[i]}
+            episodes[i].turns.append(turn_record(actions[i], str(obs[i]), info, float(rewards[i]),
+                                                 bool(terminated[i]), bool(truncated[i])))
             if terminated[i] or truncated[i]:
                 episodes[i].reward, episodes[i].truncated = float(rewards[i]), bool(truncated[i])
                 active[i] = False
@@ -142,7 +149,16 @@ def collect_rollouts(envs, policy, examples: Sequence, group_size: int, cfg: Rol
         turn_no += 1
     batch = _pad(episodes, group_size, policy.tokenizer.pad_token_id)
     batch.stats = _stats(episodes, noise_p, gen_tokens)
+    batch.records = [_record(ex, e, p) for ex, e, p in zip(options["examples"], episodes, noise_p)]
     return batch
+
+
+def _record(example, e: _Episode, noise_p: float) -> dict:
+    """An episode as one line of episodes JSONL (the format ``zerosearch eval`` writes and ``view`` reads)."""
+    last = next((t for t in reversed(e.turns) if t.get("action") == "answer"), {})
+    return {"id": example.id, "question": example.question, "golden_answers": list(example.golden_answers),
+            "answer": last.get("answer"), "reward": e.reward, "f1": e.f1, "em": e.em, "noise_p": noise_p,
+            "searches": e.searches, "noisy_searches": e.noisy, "truncated": e.truncated, "steps": e.turns}
 
 
 def _record_step(ep: _Episode, infos: dict, i: int) -> None:

@@ -8,10 +8,10 @@ Any other model defaults to ``mode=sft``, the template the published simulators
 (``sunhaonlp/Simulation_LLM_google_3B_V2``, 7B, 14B) were tuned on. ``adapter=PATH`` applies a peft adapter
 from ``zerosearch simulator tune`` (merged into the weights at load; one tuned on another base is an error). On CUDA, generation runs on :mod:`zerosearch_gym.llm`'s compiled decode engine.
 
-Seeding: with ``seeding="request"`` (default) each request with a seed is generated with its own seed, so
-its documents never depend on the other requests of the batch (requests without a seed still share one
-batched call); ``seeding="batch"`` generates the whole batch in one call seeded from all the seeds (faster
-on a GPU; a request's documents then depend on its batch mates).
+Seeding: with ``seeding="request"`` (default) the batch is generated in one call where each row samples
+from its own seed's generator, so a request's documents do not depend on the other requests of the batch
+(this runs on transformers' generate); ``seeding="batch"`` seeds the whole call from all the seeds (the
+compiled decode engine on a GPU; a request's documents then depend on its batch mates).
 """
 from __future__ import annotations
 
@@ -102,14 +102,8 @@ class HFSimulatorBackend:
         if self.seeding == "batch" or all(seed is None for seed in seeds):
             known = [seed for seed in seeds if seed is not None]
             outputs = self._generate(prompts, hash(tuple(known)) % 2**31 if known else None)
-        else:  # one call per seeded request; the unseeded ones share a call
-            outputs = [None] * len(requests)
-            unseeded = [i for i, seed in enumerate(seeds) if seed is None]
-            for i, seed in enumerate(seeds):
-                if seed is not None:
-                    outputs[i] = self._generate([prompts[i]], seed)[0]
-            for i, out in zip(unseeded, self._generate([prompts[i] for i in unseeded], None)):
-                outputs[i] = out
+        else:  # one batched call, each row sampled from its own seed's generator
+            outputs = self._generate(prompts, seeds)
         results = [simulator_documents(out.text, r.top_k, f"hf simulator {self.name}")
                    for r, out in zip(requests, outputs)]
         tokens = sum(len(o.token_ids) for o in outputs)

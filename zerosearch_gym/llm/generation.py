@@ -36,19 +36,28 @@ class Generation:
 
 
 def generate(model, tokenizer, prompts: list[list[int]], *, max_new_tokens: int, temperature: float = 1.0,
-             top_p: float = 1.0, stop_strings: Sequence[str] = (), seed: int | None = None,
+             top_p: float = 1.0, stop_strings: Sequence[str] = (), seed: int | Sequence[int | None] | None = None,
              return_logprobs: bool = False, engine: str = "auto") -> list[Generation]:
     """Continue each prompt (a list of token ids) by up to ``max_new_tokens`` tokens.
 
     ``temperature`` 0 is greedy (log-probs are then those of the untempered distribution). A sequence ends
     right after the token that completes any of ``stop_strings`` (in the decoded text of its new tokens),
     at an EOS id (kept in ``token_ids``), or at ``max_new_tokens``. ``seed`` makes sampling reproducible
-    without touching the global RNG. ``engine``: "auto", "fast" or "hf" (see the module docstring).
+    without touching the global RNG; a list of seeds (one per prompt) samples each row from its own generator,
+    so a row's text does not depend on its batch mates (transformers path). ``engine``: "auto", "fast" or
+    "hf" (see the module docstring).
     """
     _check_args(prompts, max_new_tokens, temperature, top_p, engine)
     if not prompts:
         return []
+    per_row = seed is not None and not isinstance(seed, int)
+    if per_row and len(seed) != len(prompts):
+        raise ValueError(f"expected one seed per prompt, got {len(seed)} seeds for {len(prompts)} prompts")
     args = (tokenizer, prompts, max_new_tokens, temperature, top_p, tuple(stop_strings), seed, return_logprobs)
+    if per_row:
+        if engine == "fast":
+            raise ValueError("expected one int seed with engine='fast', got a list; use engine='hf' or 'auto'")
+        return _hf_generate(model, *args)
     if engine == "fast":
         if not supports_fast_engine(model):
             raise ValueError(f"expected a model of type {SUPPORTED_MODEL_TYPES} with silu MLP for engine='fast', "
@@ -184,13 +193,16 @@ def _hf_generate(model, tokenizer, prompts, max_new_tokens, temperature, top_p, 
     greedy = temperature == 0
     kwargs = {"do_sample": not greedy, "max_new_tokens": max_new_tokens, "pad_token_id": pad,
                   "eos_token_id": sorted(eos) or None, "return_dict_in_generate": True, "output_logits": return_logprobs}
-    if not greedy:  # pure temperature / top-p sampling (no default top-k)
+    per_row = seed is not None and not isinstance(seed, int)
+    if per_row and not greedy:  # each row draws from its own generator; generate keeps the drawn token
+        kwargs.update(do_sample=False, logits_processor=[_row_sampler(seed, temperature, top_p, device)])
+    elif not greedy:  # pure temperature / top-p sampling (no default top-k)
         kwargs.update(temperature=temperature, top_p=top_p, top_k=0)
     if stop_strings:  # early exit only; the exact cut is done by finish()
         kwargs.update(stop_strings=list(stop_strings), tokenizer=tokenizer)
     devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices, enabled=seed is not None):
-        if seed is not None:
+    with torch.random.fork_rng(devices=devices, enabled=seed is not None and not per_row):
+        if seed is not None and not per_row:
             torch.manual_seed(seed)
         out = model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
     new = out.sequences[:, width:]
@@ -202,3 +214,27 @@ def _hf_generate(model, tokenizer, prompts, max_new_tokens, temperature, top_p, 
         lps = logits.log_softmax(-1).gather(-1, new[:, : logits.shape[1], None])[..., 0].tolist()
     return [finish(tokenizer, new[i].tolist(), None if lps is None else lps[i], eos, stop_strings, max_new_tokens)
             for i in range(len(prompts))]
+
+
+def _row_sampler(seeds, temperature: float, top_p: float, device):
+    """A logits processor that samples each row with its own generator (temperature, then top-p) and leaves
+    only the drawn token: with greedy decoding, row i's tokens depend on ``seeds[i]`` alone."""
+    from transformers import LogitsProcessor
+
+    gens = [torch.Generator(device=device) for _ in seeds]
+    for gen, seed in zip(gens, seeds):
+        gen.manual_seed(int(seed)) if seed is not None else gen.seed()
+
+    class RowSampler(LogitsProcessor):
+        def __call__(self, input_ids, scores):
+            probs = (scores.float() / temperature).softmax(-1)
+            if top_p < 1.0:
+                sorted_p, idx = probs.sort(-1, descending=True)
+                keep = (sorted_p.cumsum(-1) - sorted_p) < top_p
+                probs = torch.zeros_like(probs).scatter_(-1, idx, sorted_p * keep)
+            noise = torch.stack([torch.empty(probs.shape[-1], device=probs.device).exponential_(generator=g)
+                                 for g in gens])
+            choice = (probs / noise).argmax(-1, keepdim=True)
+            return torch.full_like(scores, float("-inf")).scatter_(-1, choice, 0.0)
+
+    return RowSampler()
