@@ -6,6 +6,7 @@ import re
 _QUERY_RE = re.compile(r"^Query: (.*)$", re.MULTILINE)
 _PAIR_RE = re.compile(r'question: "(.*?)" whose answer is (.*?)\.\n', re.DOTALL)
 _KIND_RE = re.compile(r"^(Useful|Noisy) Output:", re.MULTILINE)
+_EXPRESSION_RE = re.compile(r"^Expression: (.*)$", re.MULTILINE)
 
 
 def chat_record(data: dict) -> dict:
@@ -25,6 +26,11 @@ def chat_answer(record: dict, fault: str | None) -> dict:
             f"| answer [{record['answer']}]" for i in range(1, n + 1)]
     content = {"empty": "", "nodocs": "I cannot write documents for this.",
                "emptydoc": "Doc 1:\nDoc 2: b\nDoc 3: c"}.get(fault, "\n".join(docs))
+    expression = _EXPRESSION_RE.findall(record["prompt"])
+    if expression and fault is None:  # a calculator simulator that only knows integers: noisy is off by one
+        value = expression[-1].strip()
+        content = (str(int(value) + (record["kind"] == "noisy")) if value.lstrip("-").isdigit()
+                   else f"I cannot compute {value}.")
     if "Reply with yes or no" in record["prompt"] and fault is None:  # a judge: is the answer in the documents?
         documents = record["prompt"].partition("Documents:")[2].lower()
         content = "Yes." if record["answer"] and record["answer"].lower() in documents else "No."

@@ -1,7 +1,8 @@
 """zerosearch-gym: Gymnasium environments in which LLMs learn to search, with a simulated search engine.
 
-``import zerosearch_gym`` registers ``ZeroSearch-v0`` (single env and vector env) and ``ZeroSearchToken-v0``
-(its token view, :mod:`zerosearch_gym.wrappers`). Torch is never imported here.
+``import zerosearch_gym`` registers ``ZeroSearch-v0`` (single env and vector env), ``ZeroSearchToken-v0``
+(its token view, :mod:`zerosearch_gym.wrappers`) and ``ZeroSearchCalculator-v0`` (the simulator pattern with a
+calculator, :mod:`zerosearch_gym.tools`). Torch is never imported here.
 
 The public surface is ``__all__``: the names below plus these submodules:
 
@@ -9,6 +10,7 @@ The public surface is ``__all__``: the names below plus these submodules:
 - :mod:`zerosearch_gym.llm` — generation, the decode engine and model loaders (torch imported lazily).
 - :mod:`zerosearch_gym.offline` — the offline Wikipedia corpus and cache paths.
 - :mod:`zerosearch_gym.protocol` — the policy prompt, turn parsing and observation texts.
+- :mod:`zerosearch_gym.tools` — ``SimulatedTool`` (simulate any tool), the calculator and its environment.
 - :mod:`zerosearch_gym.wrappers` — the token-level and chat views for RLlib, SB3 and LLM trainers.
 
 Everything else (``env``, ``vector``, ``turn``, ``curriculum``, …) is reached through these names.
@@ -23,6 +25,8 @@ from .errors import OfflineError, UsageError, ZeroSearchError
 from .protocol import Action, normalize_question, parse_action, policy_prompt
 from .reward import answer_scores, cover_exact_match, exact_match, f1_score, normalize_answer
 from .spaces import UnicodeText
+from .tools import SimulatedTool, ToolCall, ToolOutputError
+from .tools.calculator_env import CalculatorEnv
 from .turn import PendingTurn
 from .vector import ZeroSearchVectorEnv
 
@@ -30,6 +34,7 @@ __all__ = [
     # environments and the batched-step protocol
     "ZeroSearchEnv",
     "ZeroSearchVectorEnv",
+    "CalculatorEnv",
     "PendingTurn",
     "UnicodeText",
     "NoiseSchedule",
@@ -48,6 +53,10 @@ __all__ = [
     "make_backend",
     "register_backend",
     "search_batch",
+    # simulating other tools
+    "SimulatedTool",
+    "ToolCall",
+    "ToolOutputError",
     # the text protocol and the rewards
     "Action",
     "normalize_question",
@@ -63,6 +72,7 @@ __all__ = [
     "llm",
     "offline",
     "protocol",
+    "tools",
     "wrappers",
 ]
 __version__ = "0.1.0"
@@ -75,3 +85,5 @@ if "ZeroSearch-v0" not in registry:
     )
 if "ZeroSearchToken-v0" not in registry:  # the token view (RLlib: "zerosearch_gym:ZeroSearchToken-v0")
     register(id="ZeroSearchToken-v0", entry_point="zerosearch_gym.wrappers.token:make_token_env")
+if "ZeroSearchCalculator-v0" not in registry:  # the simulator pattern beyond search (zerosearch_gym.tools)
+    register(id="ZeroSearchCalculator-v0", entry_point="zerosearch_gym.tools.calculator_env:CalculatorEnv")

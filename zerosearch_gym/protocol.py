@@ -85,27 +85,54 @@ _NO_TAGS = Action("invalid", reason="no <search>…</search> or <answer>…</ans
 _EMPTY_QUERY = Action("invalid", reason="empty search query")
 
 
-def _first_action(text: str) -> tuple[str, str] | None:
+def parse_tool_action(text: str, tool: str) -> Action:
+    """:func:`parse_action` for another tool's tag: the first ``<tool>…</tool>`` or ``<answer>…</answer>`` wins.
+
+    >>> parse_tool_action("<think>6 boxes of 7</think><calculate> 6 * 7 </calculate>", "calculate")
+    Action(kind='calculate', content='6 * 7', reason='')
+    >>> parse_tool_action("<calculate> </calculate>", "calculate").reason
+    'empty <calculate>…</calculate>'
+    """
+    if not isinstance(text, str):
+        return Action("invalid", reason=f"expected the action to be a str, got {type(text).__name__}")
+    found = _first_action(text, *_tags(tool))
+    if found is None:
+        return Action("invalid", reason=f"no <{tool}>…</{tool}> or <answer>…</answer> in the turn")
+    kind, content = found[0], found[1].strip()
+    if kind == tool and not content:
+        return Action("invalid", reason=f"empty <{tool}>…</{tool}>")
+    return Action(kind, content)
+
+
+@lru_cache(maxsize=64)
+def _tags(tool: str) -> tuple[re.Pattern, dict]:
+    if not re.fullmatch(r"[A-Za-z][\w-]*", tool) or tool == "answer":
+        raise ValueError(f"expected a tool tag name like 'calculate' (not 'answer'), got {tool!r}")
+    return re.compile(f"<({tool}|answer)>"), {tool: f"</{tool}>", "answer": "</answer>"}
+
+
+def _first_action(text: str, opening_re: re.Pattern = _OPEN_RE, closing: dict = _CLOSE) -> tuple[str, str] | None:
     """ZeroSearch's rule, the first match of ``<(search|answer)>(.*?)</\\1>`` (DOTALL), in linear time.
 
     That match opens at the first ``<search>`` / ``<answer>`` that has a closing tag of its kind somewhere after
     it, and ends at the first such closing tag. The regex itself is quadratic on a turn of unclosed tags.
+    (Another pair of tags: ``opening_re`` and ``closing``, as :func:`_tags` makes them.)
     """
-    opening = _OPEN_RE.search(text)
+    opening = opening_re.search(text)
     if opening is None:
         return None
     kind, start = opening.group(1), opening.end()
-    close = text.find(_CLOSE[kind], start)
+    close = text.find(closing[kind], start)
     if close >= 0:  # the common case: the first tag is closed
         return kind, text[start:close]
-    last_close = {"search": text.rfind("</search>"), "answer": text.rfind("</answer>")}
-    if last_close["search"] < 0 and last_close["answer"] < 0:
+    last_close = {name: text.rfind(tag) for name, tag in closing.items()}
+    if max(last_close.values()) < 0:
         return None
     beyond = max(last_close.values())
-    for opening in _OPEN_RE.finditer(text, start):
+    for opening in opening_re.finditer(text, start):
         kind, start = opening.group(1), opening.end()
         if last_close[kind] >= start:
-            return kind, text[start:text.find(_CLOSE[kind], start)]
+            return kind, text[start:text.find(closing[kind], start)]
         if start > beyond:  # no closing tag of either kind after this point
             return None
     return None

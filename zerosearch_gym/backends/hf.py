@@ -21,13 +21,15 @@ import sys
 import time
 from typing import Sequence
 
+from ..tools.core import Completion
 from ._adapter import SHIPPED_ADAPTER
 from .base import SearchRequest, SearchResult
 from .simulator_prompts import (
     MODES,
     SIMULATOR_MAX_NEW_TOKENS,
     SIMULATOR_TEMPERATURE,
-    simulator_documents,
+    search_call,
+    search_tool,
     simulator_messages,
 )
 
@@ -87,30 +89,36 @@ class HFSimulatorBackend:
 
     def prompt_ids(self, request: SearchRequest) -> list[int]:
         """The token ids of one request's simulator prompt (chat template when the tokenizer has one)."""
-        messages = simulator_messages(request, self.mode)
+        return self.chat_ids(simulator_messages(request, self.mode))
+
+    def chat_ids(self, messages: list[dict]) -> list[int]:
+        """The token ids of one conversation (chat template when the tokenizer has one, else the user text)."""
         if getattr(self.tokenizer, "chat_template", None):
             ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
             return list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
         return self.tokenizer(messages[-1]["content"])["input_ids"]
 
     def search(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
-        if not requests:
+        return search_tool(self.mode).run(self, [search_call(r) for r in requests], catch=False)
+
+    def complete(self, conversations: Sequence[list[dict]], seeds: Sequence[int | None]) -> list[Completion]:
+        """One generated text per conversation, in order: the layer ``search`` and any
+        :class:`~zerosearch_gym.tools.SimulatedTool` run on (seeding as in the module docstring)."""
+        if not conversations:
             return []
         start = time.perf_counter()
-        prompts = [self.prompt_ids(r) for r in requests]
-        seeds = [r.seed for r in requests]
+        prompts = [self.chat_ids(m) for m in conversations]
+        seeds = list(seeds)
         if self.seeding == "batch" or all(seed is None for seed in seeds):
             known = [seed for seed in seeds if seed is not None]
             outputs = self._generate(prompts, hash(tuple(known)) % 2**31 if known else None)
         else:  # one batched call, each row sampled from its own seed's generator
             outputs = self._generate(prompts, seeds)
-        results = [simulator_documents(out.text, r.top_k, f"hf simulator {self.name}")
-                   for r, out in zip(requests, outputs)]
         tokens = sum(len(o.token_ids) for o in outputs)
         self.last_stats = {"latency_s": time.perf_counter() - start, "generated_tokens": tokens}
-        return results
+        return [Completion(out.text, f"hf simulator {self.name}") for out in outputs]
 
-    def _generate(self, prompts: list[list[int]], seed: int | None):
+    def _generate(self, prompts: list[list[int]], seed: int | list[int | None] | None):
         from ..llm import generate
 
         if not prompts:

@@ -32,12 +32,14 @@ from typing import Any
 
 import httpx
 
+from ..tools.core import Completion
 from ._http import AsyncHTTPBackend, Deadline, RequestFailed, RetryPolicy, encode_json, parse_urls, post_json
 from .base import BackendError, SearchRequest, SearchResult
 from .simulator_prompts import (
     SIMULATOR_MAX_NEW_TOKENS,
     SIMULATOR_TEMPERATURE,
-    simulator_documents,
+    search_call,
+    search_tool,
     simulator_messages,
 )
 
@@ -81,47 +83,59 @@ class OpenAIBackend(AsyncHTTPBackend):
 
     def payload(self, request: SearchRequest) -> dict:
         """The chat-completions request body for one search request."""
-        body = {"model": self.model, "messages": simulator_messages(request, self.mode),
-                "temperature": self.temperature, "max_tokens": self.max_tokens}
+        return self.body(simulator_messages(request, self.mode), request.seed)
+
+    def body(self, messages: list[dict], seed: int | None = None) -> dict:
+        """The chat-completions request body for one conversation."""
+        body = {"model": self.model, "messages": messages, "temperature": self.temperature,
+                "max_tokens": self.max_tokens}
         if self.top_p is not None:
             body["top_p"] = self.top_p
-        if request.seed is not None:
-            body["seed"] = request.seed
+        if seed is not None:
+            body["seed"] = seed
         return body
 
     def search(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
         """Documents (or a BackendError) for each request, in order; all requests go out concurrently."""
-        requests = list(requests)
-        if not requests:
-            return []
-        waves = math.ceil(len(requests) / self.concurrency)
-        deadline = self.deadline if self.deadline is not None else waves * self.policy.budget()
-        first, self._offset = self._offset, self._offset + len(requests)
-        start = time.perf_counter()
-        try:
-            results, latencies, counters = self._run(lambda: self._batch(requests, first, deadline), deadline)
-        except RequestFailed as exc:  # only if the loop itself is stuck: the batch enforces the deadline
-            results, latencies, counters = [BackendError(f"openai backend: {exc}")] * len(requests), [], {}
-        errors = sum(isinstance(r, BackendError) for r in results)
-        malformed = sum(bool(getattr(r, "malformed", None)) for r in results)
-        self.last_stats = {"latency_s": time.perf_counter() - start, "request_latency_s": latencies,
-                           "retries": counters.get("retries", 0), "errors": errors, "malformed": malformed,
-                           "requests": len(requests)}
+        results = search_tool(self.mode).run(self, [search_call(r) for r in requests], catch=False)
+        if results:
+            self.last_stats.update(errors=sum(isinstance(r, BackendError) for r in results),
+                                   malformed=sum(bool(getattr(r, "malformed", None)) for r in results))
         return results
 
-    async def _batch(self, requests: list[SearchRequest], first: int, deadline: float):
+    def complete(self, conversations: Sequence[list[dict]], seeds: Sequence[int | None]
+                 ) -> list[Completion | BackendError]:
+        """One generated text (or a BackendError) per conversation, in order; all go out concurrently: the
+        layer ``search`` and any :class:`~zerosearch_gym.tools.SimulatedTool` run on."""
+        bodies = [(messages, seed) for messages, seed in zip(conversations, seeds)]
+        if not bodies:
+            return []
+        waves = math.ceil(len(bodies) / self.concurrency)
+        deadline = self.deadline if self.deadline is not None else waves * self.policy.budget()
+        first, self._offset = self._offset, self._offset + len(bodies)
+        start = time.perf_counter()
+        try:
+            results, latencies, counters = self._run(lambda: self._batch(bodies, first, deadline), deadline)
+        except RequestFailed as exc:  # only if the loop itself is stuck: the batch enforces the deadline
+            results, latencies, counters = [BackendError(f"openai backend: {exc}")] * len(bodies), [], {}
+        self.last_stats = {"latency_s": time.perf_counter() - start, "request_latency_s": latencies,
+                           "retries": counters.get("retries", 0), "requests": len(bodies),
+                           "errors": sum(isinstance(r, BackendError) for r in results), "malformed": 0}
+        return results
+
+    async def _batch(self, bodies: list[tuple[list[dict], int | None]], first: int, deadline: float):
         limit, counters = asyncio.Semaphore(self.concurrency), {}
-        latencies: list[float | None] = [None] * len(requests)
+        latencies: list[float | None] = [None] * len(bodies)
         self._get_client()  # made once per process, before the clock starts
         clock = Deadline(deadline)
 
-        async def one(i: int, request: SearchRequest) -> SearchResult:
+        async def one(i: int, messages: list[dict], seed: int | None) -> Completion | BackendError:
             t0 = time.perf_counter()
             try:
-                body = encode_json(self.payload(request))
+                body = encode_json(self.body(messages, seed))
                 client = self._get_client(first + i)
                 data = await post_json(client, self.urls, first + i, body, self.policy, limit, counters, clock)
-                return self._documents(data, request.top_k)
+                return self._completion(data)
             except RequestFailed as exc:
                 return BackendError(f"openai backend: {exc}")
             except UnicodeEncodeError as exc:
@@ -134,21 +148,21 @@ class OpenAIBackend(AsyncHTTPBackend):
             finally:
                 latencies[i] = time.perf_counter() - t0
 
-        tasks = [asyncio.ensure_future(one(i, r)) for i, r in enumerate(requests)]
+        tasks = [asyncio.ensure_future(one(i, *b)) for i, b in enumerate(bodies)]
         _, pending = await asyncio.wait(tasks, timeout=deadline + 1.0)  # a backstop: requests watch the clock
         for task in pending:
             task.cancel()
         late = BackendError(f"openai backend: overall deadline of {deadline:g}s exceeded")
         return [late if t in pending else t.result() for t in tasks], latencies, counters
 
-    def _documents(self, data: Any, top_k: int) -> SearchResult:
+    def _completion(self, data: Any) -> Completion | BackendError:
         try:
             text = data["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
             return BackendError(f"openai backend: response has no choices[0].message.content: {str(data)[:120]}")
         choice = data["choices"][0]
         reason = choice.get("finish_reason") if isinstance(choice, dict) else None
-        return simulator_documents(text, top_k, "openai backend", f" (finish_reason {reason!r})")
+        return Completion(text, "openai backend", f" (finish_reason {reason!r})")
 
 
 def from_spec(arg: str, **options) -> OpenAIBackend:

@@ -49,9 +49,17 @@ class SelfSearchBackend(HFSimulatorBackend):
 
     def search(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
         if self.model is None:
-            return [BackendError("self backend: no policy model attached; call backend.attach(model, tokenizer) "
-                                 "or use the spec self:<model folder>")] * len(requests)
+            return [_NOT_ATTACHED] * len(requests)
         return super().search(requests)
+
+    def complete(self, conversations, seeds):
+        if self.model is None:
+            return [_NOT_ATTACHED] * len(conversations)
+        return super().complete(conversations, seeds)
+
+
+_NOT_ATTACHED = BackendError("self backend: no policy model attached; call backend.attach(model, tokenizer) or use "
+                             "the spec self:<model folder>")
 
 
 def from_spec(model: str = "", **options) -> SelfSearchBackend:

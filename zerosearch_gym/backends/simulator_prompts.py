@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass
 
 from ..protocol import normalize_question
-from .base import BackendError, Documents, SearchRequest, SearchResult
+from ..tools.core import SimulatedTool, ToolCall, ToolOutputError
+from .base import Documents, SearchRequest, SearchResult
 
 _SFT = (
     "You are the Google search engine.\n"
@@ -79,6 +80,39 @@ SIMULATOR_TEMPERATURE = 0.8
 SIMULATOR_MAX_NEW_TOKENS = 600
 
 
+def _kind(template: str, kind: str) -> str:
+    """ZeroSearch's sft template with its ``{kind}`` switch set (the tool's useful or noisy template)."""
+    return template.replace("{kind}", kind).replace("{Kind}", kind.capitalize()).replace("{query}", "{input}")
+
+
+def _parse_search(text: str, call: ToolCall) -> Documents:
+    parsed = parse_documents(text, call.context["top_k"])
+    if not parsed.documents:
+        raise ToolOutputError(parsed.malformed)
+    return Documents(parsed.documents, parsed.malformed)
+
+
+# Search documents as a SimulatedTool, one per mode: the quality switch is ZeroSearch's useful/noisy word.
+SEARCH_TOOLS = {
+    "sft": SimulatedTool("search", _kind(_SFT, "useful"), _kind(_SFT, "noisy"), _parse_search),
+    "prompt": SimulatedTool("search", _kind(_PROMPT_USEFUL, "useful"), _kind(_PROMPT_NOISY, "noisy"), _parse_search),
+}
+
+
+def search_tool(mode: str = "sft") -> SimulatedTool:
+    """The search simulator as a :class:`~zerosearch_gym.tools.SimulatedTool` (``mode`` "sft" or "prompt")."""
+    if mode not in MODES:
+        raise ValueError(f"expected simulator mode 'sft' or 'prompt', got {mode!r}")
+    return SEARCH_TOOLS[mode]
+
+
+def search_call(request: SearchRequest) -> ToolCall:
+    """The tool call of one search request: its query, the episode's question and first gold answer, top_k."""
+    context = {"problem": normalize_question(request.question),
+               "ground_truth": request.answers[0] if request.answers else "", "top_k": request.top_k}
+    return ToolCall(request.query, request.useful, context, request.seed)
+
+
 def simulator_prompt(request: SearchRequest, mode: str = "sft") -> str:
     """The user message a simulator gets for ``request`` (the episode's question and first gold answer).
 
@@ -86,24 +120,12 @@ def simulator_prompt(request: SearchRequest, mode: str = "sft") -> str:
     >>> print(simulator_prompt(r).splitlines()[-1])
     Noisy Output:
     """
-    if mode not in MODES:
-        raise ValueError(f"expected simulator mode 'sft' or 'prompt', got {mode!r}")
-    kind = "useful" if request.useful else "noisy"
-    slots = dict(
-        kind=kind,
-        Kind=kind.capitalize(),
-        problem=normalize_question(request.question),
-        ground_truth=request.answers[0] if request.answers else "",
-        query=request.query,
-    )
-    if mode == "sft":
-        return _SFT.format(**slots)
-    return (_PROMPT_USEFUL if request.useful else _PROMPT_NOISY).format(**slots)
+    return search_tool(mode).prompt(search_call(request))
 
 
 def simulator_messages(request: SearchRequest, mode: str = "sft") -> list[dict]:
     """Chat messages for the simulator: an empty system message and the prompt as the user message."""
-    return [{"role": "system", "content": ""}, {"role": "user", "content": simulator_prompt(request, mode)}]
+    return search_tool(mode).messages(search_call(request))
 
 
 # A document marker at the start of a line: "Doc 1:", "Document 2.", "**Doc 3:**". Only spaces and tabs may
@@ -162,9 +184,4 @@ def simulator_documents(text, top_k: int, source: str, detail: str = "") -> Sear
     >>> docs = simulator_documents("Doc 1: a\\nDoc 2: b", 3, "x"); (list(docs), docs.malformed)
     (['a', 'b'], 'simulator wrote 2 of 3 documents')
     """
-    if not isinstance(text, str):
-        return BackendError(f"{source}: expected simulator output text, got {type(text).__name__}{detail}")
-    parsed = parse_documents(text, top_k)
-    if not parsed.documents:
-        return BackendError(f"{source}: {parsed.malformed}{detail}")
-    return Documents(parsed.documents, parsed.malformed)
+    return SEARCH_TOOLS["sft"].result(text, ToolCall("", context={"top_k": top_k}), source, detail)

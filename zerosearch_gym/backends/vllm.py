@@ -11,13 +11,14 @@ import time
 from collections.abc import Sequence
 
 from ..llm.models import import_vllm
+from ..tools.core import Completion
 from .base import BackendError, SearchRequest, SearchResult
 from .simulator_prompts import (
     MODES,
     SIMULATOR_MAX_NEW_TOKENS,
     SIMULATOR_TEMPERATURE,
-    simulator_documents,
-    simulator_messages,
+    search_call,
+    search_tool,
 )
 
 
@@ -49,20 +50,23 @@ class VLLMSimulatorBackend:
         return {"kind": "vllm", "model": self.name, "mode": self.mode, **self._params}
 
     def search(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
-        if not requests:
+        return search_tool(self.mode).run(self, [search_call(r) for r in requests], catch=False)
+
+    def complete(self, conversations: Sequence[list[dict]], seeds: Sequence[int | None]
+                 ) -> list[Completion | BackendError]:
+        """One generated text per conversation, in order (one ``LLM.chat`` call); an engine failure is every
+        conversation's :class:`BackendError`, never a crash of the env."""
+        if not conversations:
             return []
         start = time.perf_counter()
-        conversations = [simulator_messages(r, self.mode) for r in requests]
-        params = [self._sampling(**self._params, seed=r.seed) for r in requests]
+        params = [self._sampling(**self._params, seed=seed) for seed in seeds]
         try:
-            outputs = self.llm.chat(conversations, params, use_tqdm=False)
-        except Exception as exc:  # noqa: BLE001  an engine failure is every request's error, never a crash of the env
-            return [BackendError(f"vllm simulator {self.name}: {type(exc).__name__}: {exc}")] * len(requests)
-        results = [simulator_documents(out.outputs[0].text, r.top_k, f"vllm simulator {self.name}")
-                   for r, out in zip(requests, outputs)]
+            outputs = self.llm.chat(list(conversations), params, use_tqdm=False)
+        except Exception as exc:  # noqa: BLE001
+            return [BackendError(f"vllm simulator {self.name}: {type(exc).__name__}: {exc}")] * len(conversations)
         tokens = sum(len(o.outputs[0].token_ids) for o in outputs)
         self.last_stats = {"latency_s": time.perf_counter() - start, "generated_tokens": tokens}
-        return results
+        return [Completion(out.outputs[0].text, f"vllm simulator {self.name}") for out in outputs]
 
 
 def from_spec(model: str = "", *, mode: str = "sft", max_new_tokens: int = SIMULATOR_MAX_NEW_TOKENS,

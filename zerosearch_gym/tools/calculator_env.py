@@ -1,0 +1,214 @@
+"""CalculatorEnv (``ZeroSearchCalculator-v0``): the ZeroSearch recipe with a calculator instead of a search engine."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from .. import protocol
+from ..backends.base import BackendError
+from ..curriculum import check_probability
+from ..data import QAExample, load_qa_dataset
+from ..reward import exact_match
+from ..spaces import UnicodeText
+from .calculator import CALCULATOR, arithmetic_problems, evaluate_arithmetic, parse_number
+from .core import ToolCall, real_executor
+
+PROMPT = (
+    "Solve the given math word problem. You must conduct reasoning inside <think> and </think> first every time "
+    "you get new information. You can call a calculator by <calculate> expression </calculate> and it will return "
+    "the result between <result> and </result>. When you know the answer, provide it inside <answer> and "
+    "</answer>, as a number only. For example, <answer> 42 </answer>. Question: {question}\n"
+)
+INVALID_MESSAGE = (
+    "\nMy previous action is invalid. If I want to calculate, I should put the expression between <calculate> and "
+    "</calculate>. If I want to give the final answer, I should put the answer between <answer> and </answer>. "
+    "Let me try again.\n"
+)
+_RESET_OPTIONS = frozenset(("example", "noise_probability"))
+Executor = Callable[[Sequence[ToolCall]], list]
+
+
+def numeric_match(prediction: str, golds: Sequence[str], rel_tol: float = 1e-6) -> float:
+    """1.0 when ``prediction`` states a number within ``rel_tol`` of a gold number (or, for a non-numeric gold,
+    matches it exactly after SQuAD normalization), else 0.0.
+
+    >>> numeric_match("1,200.0", ["1200"]), numeric_match("$12", ["12"]), numeric_match("13", ["12"])
+    (1.0, 1.0, 0.0)
+    """
+    value = parse_number(prediction)
+    for gold in golds:
+        target = parse_number(gold)
+        if target is None:
+            if exact_match(prediction, [gold]):
+                return 1.0
+        elif value is not None and abs(value - target) <= rel_tol * max(abs(target), 1):
+            return 1.0
+    return 0.0
+
+
+def result_observation(result: Any) -> tuple[str, str]:
+    """The observation for one calculator result and the error it carries ("" when none).
+
+    >>> result_observation("42")
+    ('\\n\\n<result>42</result>\\n\\n', '')
+    >>> result_observation(BackendError("division by zero"))[0]
+    '\\n\\n<result>error: division by zero</result>\\n\\n'
+    """
+    if isinstance(result, BackendError) or not isinstance(result, str):
+        error = str(result) if isinstance(result, BackendError) else f"expected a result string, got {result!r}"
+        return f"\n\n<result>error: {error}</result>\n\n", error
+    return f"\n\n<result>{result}</result>\n\n", ""
+
+
+class CalculatorEnv(gym.Env):
+    """Solve an arithmetic word problem, calling a calculator as often as needed: the simulator pattern beyond search.
+
+    Each episode is one word problem. ``reset`` returns the policy prompt holding it. Each ``step`` takes one
+    policy turn, ``<think>…</think>`` then ``<calculate>expression</calculate>`` or ``<answer>number</answer>``,
+    and returns the text the environment appends.
+
+    **Action space**: :class:`UnicodeText` of up to ``max_action_chars`` characters. The first
+    ``<calculate>…</calculate>`` or ``<answer>…</answer>`` of a turn counts.
+
+    **Observation space**: :class:`UnicodeText`. After ``reset``: the prompt. After a calculation:
+    ``"\\n\\n<result>42</result>\\n\\n"`` (``<result>error: …</result>`` when the calculator, real or simulated,
+    gave no number). After an invalid turn: a corrective message. After the answer: ``""``.
+
+    **Rewards**: 0 until the answer; then 1.0 when the answer's number is within ``rel_tol`` of the gold number
+    (:func:`numeric_match`), else 0.0. A truncated episode earns 0.
+
+    **Calculator**: ``backend=None`` is the real one (:func:`evaluate_arithmetic`: exact, no ``eval``), for
+    evaluation; a simulator backend (a spec such as ``"openai:http://127.0.0.1:8000/v1"`` or ``"hf:PATH"``, or a
+    backend object with ``complete``) runs :data:`CALCULATOR`, a :class:`SimulatedTool`: with probability
+    ``noise_probability`` a call asks for a plausible wrong result (noisy), else for the exact one (useful). Any
+    ``executor(calls) -> results`` can be passed instead.
+
+    **Episode end**: terminated on an answer; truncated when turn ``max_turns + 1`` is not an answer.
+
+    **Info**: ``question_id``, ``noise_probability`` (reset and step); per step ``action`` ("calculate" / "answer"
+    / "invalid"), ``expression``, ``noisy``, ``calls``, ``turn``, ``correct``, ``tool_error`` ("" when none),
+    ``invalid_reason``, ``tool_latency_s``. The gold answer is in info (``golden_answers``) only with ``debug=True``.
+
+    Args:
+        backend: ``None`` (the real calculator), a simulator spec string or backend object.
+        dataset: ``None`` (:func:`arithmetic_problems` with ``num_problems`` and ``seed``) or a list of
+            :class:`QAExample` / dicts with ``question`` and ``golden_answers``.
+        executor: ``calls -> results`` replacing ``backend`` (see :mod:`zerosearch_gym.tools.core`).
+        noise_probability: the probability that a calculator call is noisy (simulators only).
+        max_turns: calculator turns before the final answer turn.
+        rel_tol: relative tolerance of the numeric reward.
+        num_problems, seed: the built-in dataset's size and seed.
+        max_action_chars: the length limit of a turn.
+        debug: put the gold answers into info.
+
+    Example::
+
+        >>> import gymnasium as gym, zerosearch_gym
+        >>> env = gym.make("ZeroSearchCalculator-v0")
+        >>> prompt, info = env.reset(seed=0, options={"example": 0})
+        >>> env.unwrapped.example.golden_answers
+        ('135',)
+        >>> env.step("<think>2 tickets and a snack</think><calculate> 65 * 2 + 5 </calculate>")[0]
+        '\\n\\n<result>135</result>\\n\\n'
+        >>> env.step("<answer>135</answer>")[1:3]
+        (1.0, True)
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, backend: Any = None, dataset: Sequence | None = None, executor: Executor | None = None,
+                 noise_probability: float = 0.0, max_turns: int = 4, rel_tol: float = 1e-6, num_problems: int = 200,
+                 seed: int = 0, max_action_chars: int = 2000, debug: bool = False):
+        if not isinstance(max_turns, int) or max_turns < 0:
+            raise ValueError(f"expected max_turns to be an int >= 0, got {max_turns!r}")
+        if executor is not None and backend is not None:
+            raise ValueError("expected a backend or an executor, got both")
+        if executor is None:
+            executor = (real_executor(evaluate_arithmetic, "calculator") if backend is None
+                        else CALCULATOR.executor(backend))
+        self.executor = executor
+        self.examples = load_qa_dataset(arithmetic_problems(num_problems, seed) if dataset is None else dataset)
+        self.noise_probability = check_probability(noise_probability)
+        self.max_turns, self.rel_tol, self.debug = max_turns, rel_tol, debug
+        self.max_action_chars = max_action_chars
+        self.action_space = UnicodeText(max_action_chars)
+        self.observation_space = UnicodeText(20_000)
+        self._example: QAExample | None = None
+        self._done = True
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        options = options or {}
+        if options.keys() - _RESET_OPTIONS:
+            raise ValueError(f"unknown reset options {sorted(options.keys() - _RESET_OPTIONS)}; expected example, "
+                             "noise_probability")
+        self._example = self._pick(options.get("example"))
+        p = options.get("noise_probability")
+        self._p = self.noise_probability if p is None else check_probability(p)
+        self._turn, self._calls, self._done = 0, 0, False
+        return PROMPT.format(question=protocol.normalize_question(self._example.question)), self._info()
+
+    def step(self, action: str):
+        if self._done:
+            raise RuntimeError("call reset() before step()" if self._example is None
+                               else "the episode has ended; call reset() before step()")
+        if isinstance(action, str) and len(action) > self.max_action_chars:
+            action = protocol.cut(action, self.max_action_chars)[0]
+        parsed = protocol.parse_tool_action(action, "calculate")
+        self._turn += 1
+        obs, reward, terminated, truncated = "", 0.0, False, False
+        noisy, error, latency = False, "", 0.0
+        if parsed.kind == "answer":
+            terminated = True
+            reward = numeric_match(parsed.content, self._example.golden_answers, self.rel_tol)
+        elif self._turn > self.max_turns:
+            truncated = True
+        elif parsed.kind == "calculate":
+            bits = self.np_random.bit_generator.random_raw()  # one draw: the noisy coin and the call's seed
+            noisy = (bits >> 32) * 2.0**-32 < self._p
+            call = ToolCall(parsed.content, not noisy, {"question": self._example.question}, bits & 0x7FFFFFFF)
+            start = time.perf_counter()
+            obs, error = result_observation(self._execute(call))
+            latency = time.perf_counter() - start
+            self._calls += 1
+        else:
+            obs = INVALID_MESSAGE
+        self._done = terminated or truncated
+        info = {**self._info(), "action": parsed.kind, "expression": parsed.content if parsed.kind == "calculate"
+                else "", "noisy": noisy, "calls": self._calls, "turn": self._turn, "correct": reward == 1.0,
+                "tool_error": error, "invalid_reason": parsed.reason, "tool_latency_s": latency}
+        return obs, float(reward), terminated, truncated, info
+
+    def _execute(self, call: ToolCall) -> Any:
+        try:
+            results = self.executor([call])
+        except Exception as exc:  # noqa: BLE001  an executor bug must not escape step as a traceback
+            return BackendError(f"calculator executor raised {type(exc).__name__}: {exc}")
+        if not isinstance(results, (list, tuple)) or len(results) != 1:
+            return BackendError(f"expected 1 result from the calculator executor, got {results!r:.80}")
+        return results[0]
+
+    def _pick(self, choice: Any) -> QAExample:
+        if choice is None:
+            return self.examples[self.np_random.bit_generator.random_raw() % len(self.examples)]
+        if isinstance(choice, QAExample):
+            return choice
+        if isinstance(choice, (int, np.integer)) and 0 <= choice < len(self.examples):
+            return self.examples[int(choice)]
+        raise ValueError(f"expected options['example'] to be a QAExample or an index in [0, {len(self.examples)}), "
+                         f"got {choice!r}")
+
+    def _info(self) -> dict:
+        info = {"question_id": self._example.id, "noise_probability": self._p}
+        if self.debug:
+            info["golden_answers"] = list(self._example.golden_answers)
+        return info
+
+    @property
+    def example(self) -> QAExample | None:
+        """The problem of the current episode."""
+        return self._example
