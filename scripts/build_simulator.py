@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=str(SHIPPED), help="adapter folder to write")
     p.add_argument("--work", default=str(ROOT / "runs" / "simulator"), help="folder for the data file")
-    p.add_argument("--steps", type=int, default=10, help="tuning steps")
+    p.add_argument("--steps", type=int, default=300, help="tuning steps")
     p.add_argument("--resume", action="store_true", help="continue an interrupted tuning run (its checkpoint "
                    "is in OUT/checkpoint until the run ends)")
     args = p.parse_args(argv)
@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     simulator(["tune", "--data", str(data), "--out", args.out, "--steps", str(args.steps), *TUNE,
                *(["--resume"] if args.resume else [])])
     shutil.rmtree(Path(args.out) / "checkpoint", ignore_errors=True)
+    (Path(args.out) / "README.md").write_text((SHIPPED / "README.md").read_text())  # not peft's blank card
     digest = hashlib.sha256((Path(args.out) / "adapter_model.safetensors").read_bytes()).hexdigest()
     print(f"adapter_model.safetensors sha256 {digest}")
     return 0

@@ -63,6 +63,14 @@ def test_lora_run_stores_only_adapters_resumes_exactly_and_exports_a_loadable_hf
     train(_tiny_cfg(tmp_path / "b", resume=True, **kw), backend=backend, log=lambda m: None)
     assert_same_run(tmp_path / "a", tmp_path / "b")
     run = tmp_path / "a"
+    # every episode of every step, with its turns, for the viewer; the resumed run rewrote the same lines
+    episodes = [json.loads(x) for x in (run / "episodes.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in episodes] == [s for s in range(3) for _ in range(4)]
+    assert all(e["steps"] and e["question"] and e["golden_answers"] for e in episodes)
+    assert (run / "episodes.jsonl").read_text() == (tmp_path / "b" / "episodes.jsonl").read_text()
+    from agents.evaluate.viewer import render_html
+
+    assert "step 2" in render_html(episodes)
     assert not (run / "reference.safetensors").exists()  # the reference is the base with adapters off
     saved = load_file(run / "checkpoint/model.safetensors")
     assert saved and all("lora_" in k for k in saved)

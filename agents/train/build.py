@@ -40,7 +40,10 @@ def build_policy(cfg: TrainConfig, device: torch.device) -> Policy:
     else:
         policy = Policy.load(cfg.model, device=str(device), value_head=value_head)
     if cfg.activation_checkpointing:  # set on the decoder layers: survives LoRA wrapping and merging
-        policy.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(policy.model, "activation_checkpointing_enable"):  # transformers >= 5.2x
+            policy.model.activation_checkpointing_enable({"use_reentrant": False})
+        else:
+            policy.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if cfg.lora_rank:
         policy.add_lora(cfg.lora_rank, cfg.lora_alpha)
     if device.type == "cuda" and cfg.bf16:

@@ -2,8 +2,11 @@
 
 With no flags this runs the embedded CPU default: SmolLM2-135M-Instruct (offline) with LoRA adapters, a short
 warm start on scripted trajectories (a 135M model does not follow the search/answer format unaided), then
-GRPO against the offline Wikipedia BM25 search engine with the noise curriculum. It writes metrics.jsonl,
-reward.png, a resumable checkpoint and the final policy as a Hugging Face folder (final/) to --output-dir.
+GRPO against the shipped tuned search simulator (SmolLM2 + a LoRA adapter writing useful or noisy documents)
+with the noise curriculum, on cloze questions from the offline Wikipedia summaries (wiki:train). It writes
+metrics.jsonl, episodes.jsonl, reward.png, a resumable checkpoint and the final policy as a Hugging Face
+folder (final/) to --output-dir. Evaluate it against the real engine: zerosearch eval --policy RUN_DIR
+--datasets wiki:dev --backend bm25.
 
 --preset paper is ZeroSearch's GPU recipe (a 3B+ policy, a served simulator, 203 steps). Any flag given
 after the preset overrides it. A killed run continues with the same flags plus --resume.
@@ -25,9 +28,11 @@ class TrainConfig:
 
     model: str = arg("", "policy checkpoint folder or hub id; '' = SmolLM2-135M-Instruct from the offline cache")
     algo: str = arg("grpo", "ppo | grpo | reinforce_pp")
-    backend: str = arg("bm25", "search backend spec (bm25, hf:<simulator>, openai:<url>, ...)")
-    dataset: str = arg("sample:in-wiki", "QA dataset path, hub id, or 'sample:in-wiki' (sample questions bm25 "
-                       "can answer); '' = the whole sample")
+    backend: str = arg("hf?max_new_tokens=256", "search backend spec: hf = the shipped tuned SmolLM2 simulator "
+                       "(five ~30-word useful or noisy documents, so the curriculum acts); bm25, hf:<model>, "
+                       "openai:<url>, ...")
+    dataset: str = arg("wiki:train", "QA dataset: wiki:train (cloze questions from the offline Wikipedia "
+                       "summaries; wiki:dev is held out), sample:in-wiki, a file path or a hub id")
     output_dir: str = arg("runs/zerosearch", "checkpoints, metrics.jsonl, the plot and the final policy go here")
     steps: int = arg(5, "RL steps (the curriculum's total m); 0 = the warm start only, exported as the policy")
     questions_per_step: int = arg(2, "questions per step")
@@ -35,8 +40,8 @@ class TrainConfig:
     max_turns: int = arg(1, "search turns before the forced answer turn")
     top_k: int = arg(3, "documents per search")
     max_new_tokens: int = arg(40, "max generated tokens per policy turn")
-    max_obs_tokens: int = arg(96, "observation (documents) tokens kept per search, the rest is cut")
-    max_seq_len: int = arg(512, "context limit per episode; overflow ends the episode as truncated")
+    max_obs_tokens: int = arg(256, "observation (documents) tokens kept per search, the rest is cut")
+    max_seq_len: int = arg(768, "context limit per episode; overflow ends the episode as truncated")
     temperature: float = arg(1.0, "sampling temperature (log-probs are computed at the same temperature)")
     top_p: float = arg(0.95, "nucleus sampling")
     lr: float = arg(1e-4, "actor learning rate (AdamW); the paper preset uses 1e-6 for full fine-tuning")
@@ -84,7 +89,7 @@ class TrainConfig:
     save_episodes: bool = arg(True, "append every episode with its turns to output_dir/episodes.jsonl "
                               "(zerosearch view episodes.jsonl -o page.html)")
     eval_every: int = arg(0, "held-out evaluation (greedy) after every N steps and the last; 0 = none")
-    eval_dataset: str = arg("sample:in-wiki", "held-out set(s) for --eval-every, comma-separated (zerosearch "
+    eval_dataset: str = arg("wiki:dev", "held-out set(s) for --eval-every, comma-separated (zerosearch "
                             "eval --datasets names)")
     eval_backend: str = arg("bm25", "search backend of the held-out evaluation (the real engine)")
     eval_limit: int = arg(32, "questions per held-out set (0 = all)")
@@ -151,7 +156,8 @@ PRESETS: dict[str, dict] = {
     "cpu-demo": {},
     # A tiny random model; for tests and smoke runs (seconds).
     "tiny": {
-        "steps": 2, "questions_per_step": 2, "rollouts_per_question": 2, "max_turns": 1, "max_new_tokens": 8,
+        "backend": "bm25", "steps": 2, "questions_per_step": 2, "rollouts_per_question": 2, "max_turns": 1,
+        "max_new_tokens": 8,
         "max_obs_tokens": 32, "max_seq_len": 512, "warmstart_steps": 2, "save_every": 1, "plot": False,
         "progress": False, "lora_rank": 0, "lr": 1e-5, "warmstart_lr": 1e-4, "export": False,
     },
