@@ -39,7 +39,8 @@ class TrainConfig:
     rollouts_per_question: int = arg(4, "G: rollouts per question (the group of GRPO / REINFORCE++)")
     max_turns: int = arg(1, "search turns before the forced answer turn")
     top_k: int = arg(3, "documents per search")
-    max_new_tokens: int = arg(40, "max generated tokens per policy turn")
+    max_new_tokens: int = arg(96, "max generated tokens per policy turn (a think + search turn that repeats "
+                              "a long question needs ~80)")
     max_obs_tokens: int = arg(256, "observation (documents) tokens kept per search, the rest is cut")
     max_seq_len: int = arg(768, "context limit per episode; overflow ends the episode as truncated")
     temperature: float = arg(1.0, "sampling temperature (log-probs are computed at the same temperature)")
