@@ -35,5 +35,7 @@ def test_simulator_report(benchmark, name):
     if name == "self":
         print("\n" + table(REPORT))
         tuned, prompt = REPORT[SPECS["tuned"]], REPORT[SPECS["prompt"]]
-        print(f"tuned / prompt: format validity {tuned['valid'] / max(prompt['valid'], 1e-9):.2f}x, "
-              f"separation {tuned['separation']:.2f} vs {prompt['separation']:.2f}")
+        validity = f"{tuned['valid'] / prompt['valid']:.2f}x" if prompt["valid"] else \
+            f"{100 * tuned['valid']:.1f} % vs 0 %"
+        print(f"tuned / prompt: format validity {validity}, separation {tuned['separation']:.2f} vs "
+              f"{prompt['separation']:.2f}")
