@@ -103,7 +103,7 @@ def collect_rollouts(envs, policy, examples: Sequence, group_size: int, cfg: Rol
     (default: ``seed`` when it is an int). The noise curriculum is the envs' own state: set it before
     collecting with ``envs.unwrapped.call("set_curriculum_step", step)``.
     """
-    from ..evaluate.harness import turn_record  # (lazy: evaluate imports the train policy)
+    from ..evaluate.harness import turn_record  # the eval record format (imported here, not at module load)
 
     n = len(examples) * group_size
     if envs.num_envs != n:
