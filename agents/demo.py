@@ -29,7 +29,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="examples:\n  zerosearch demo --episodes 5 --noise 0.5\n"
                                             "  zerosearch demo --backend bm25 --dataset sample:in-wiki")
-    parser.add_argument("--backend", default="hf:?max_new_tokens=160", metavar="SPEC",
+    parser.add_argument("--backend", default="hf:?max_new_tokens=256", metavar="SPEC",
                         help="the search engine: 'hf' = an LLM simulator (default: the offline SmolLM2-135M "
                              "writing 160 tokens per search), 'hf:FOLDER_OR_HUB_ID' another simulator, 'bm25' "
                              "real search over 10,033 offline Wikipedia summaries, 'openai:URL' a served model")
