@@ -157,7 +157,7 @@ class ZeroSearchEnv(gym.Env):
         if unknown:
             raise ValueError(f"unknown reset options {sorted(unknown)}; expected example, noise_probability, "
                              "curriculum_step, total_steps")
-        self._example = self._pick_example(options.get("example"))
+        self._example = pick_example(self.examples, options.get("example"), self.np_random)
         if "curriculum_step" in options or "total_steps" in options:
             self.set_curriculum_step(options.get("curriculum_step", self.curriculum_step), options.get("total_steps"))
         if options.get("noise_probability") is not None:
@@ -246,16 +246,6 @@ class ZeroSearchEnv(gym.Env):
         return obs, float(reward), terminated, truncated, info
 
     # -- helpers ----------------------------------------------------------------------------------------------
-    def _pick_example(self, choice: Any) -> QAExample:
-        if choice is None:
-            return self.examples[self.np_random.bit_generator.random_raw() % len(self.examples)]
-        if isinstance(choice, QAExample):
-            return choice
-        if isinstance(choice, (int, np.integer)) and 0 <= choice < len(self.examples):
-            return self.examples[int(choice)]
-        raise ValueError(f"expected options['example'] to be a QAExample or an index in [0, {len(self.examples)}), "
-                         f"got {choice!r}")
-
     def _base_info(self) -> dict:
         info = {"question_id": self._example.id, "data_source": self._example.data_source,
                 "noise_probability": self._p}
@@ -278,3 +268,16 @@ def build_backend(backend: str | SearchBackend | None, cache: bool | str = False
         if not isinstance(backend, CachedBackend):
             backend = CachedBackend(backend, path=None if cache is True else str(cache))
     return backend
+
+
+def pick_example(examples: Sequence[QAExample], choice: Any, np_random: np.random.Generator) -> QAExample:
+    """The episode's example from ``options["example"]``: None draws one with ``np_random``, an int indexes
+    ``examples``, a :class:`QAExample` is used as given; anything else is a ValueError."""
+    if choice is None:
+        return examples[np_random.bit_generator.random_raw() % len(examples)]
+    if isinstance(choice, QAExample):
+        return choice
+    if isinstance(choice, (int, np.integer)) and 0 <= choice < len(examples):
+        return examples[int(choice)]
+    raise ValueError(f"expected options['example'] to be a QAExample or an index in [0, {len(examples)}), "
+                     f"got {choice!r}")

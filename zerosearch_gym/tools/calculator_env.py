@@ -6,12 +6,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 
 from .. import protocol
 from ..backends.base import BackendError
 from ..curriculum import check_probability
 from ..data import QAExample, load_qa_dataset
+from ..env import pick_example
 from ..reward import exact_match
 from ..spaces import UnicodeText
 from .calculator import CALCULATOR, arithmetic_problems, evaluate_arithmetic, parse_number
@@ -146,7 +146,7 @@ class CalculatorEnv(gym.Env):
         if options.keys() - _RESET_OPTIONS:
             raise ValueError(f"unknown reset options {sorted(options.keys() - _RESET_OPTIONS)}; expected example, "
                              "noise_probability")
-        self._example = self._pick(options.get("example"))
+        self._example = pick_example(self.examples, options.get("example"), self.np_random)
         p = options.get("noise_probability")
         self._p = self.noise_probability if p is None else check_probability(p)
         self._turn, self._calls, self._done = 0, 0, False
@@ -191,16 +191,6 @@ class CalculatorEnv(gym.Env):
         if not isinstance(results, (list, tuple)) or len(results) != 1:
             return BackendError(f"expected 1 result from the calculator executor, got {results!r:.80}")
         return results[0]
-
-    def _pick(self, choice: Any) -> QAExample:
-        if choice is None:
-            return self.examples[self.np_random.bit_generator.random_raw() % len(self.examples)]
-        if isinstance(choice, QAExample):
-            return choice
-        if isinstance(choice, (int, np.integer)) and 0 <= choice < len(self.examples):
-            return self.examples[int(choice)]
-        raise ValueError(f"expected options['example'] to be a QAExample or an index in [0, {len(self.examples)}), "
-                         f"got {choice!r}")
 
     def _info(self) -> dict:
         info = {"question_id": self._example.id, "noise_probability": self._p}
