@@ -95,7 +95,7 @@ def run_batch(envs, policy, examples, dataset: str, seed: int) -> list[Episode]:
             actions[i] = text
         obs, rewards, terminated, truncated, infos = envs.step_active(actions, active)
         for i in idx:
-            e, info = episodes[i], {k: infos[k][i] for k in infos if not k.startswith("_") and infos["_" + k][i]}
+            e, info = episodes[i], env_info(infos, i)
             e.transcript += actions[i] + str(obs[i])
             e.turns.append(turn_record(actions[i], str(obs[i]), info, float(rewards[i]),
                                         bool(terminated[i]), bool(truncated[i])))
@@ -108,6 +108,11 @@ def run_batch(envs, policy, examples, dataset: str, seed: int) -> list[Episode]:
                 active[i] = False
         turn_no += 1
     return episodes
+
+
+def env_info(infos: dict, i: int) -> dict:
+    """Env ``i``'s own info dict out of the vector env's column-wise infos (only the keys env ``i`` set)."""
+    return {k: infos[k][i] for k in infos if not k.startswith("_") and infos["_" + k][i]}
 
 
 def turn_record(text: str, obs: str, info: dict, reward: float, terminated: bool, truncated: bool) -> dict:

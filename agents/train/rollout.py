@@ -103,7 +103,7 @@ def collect_rollouts(envs, policy, examples: Sequence, group_size: int, cfg: Rol
     (default: ``seed`` when it is an int). The noise curriculum is the envs' own state: set it before
     collecting with ``envs.unwrapped.call("set_curriculum_step", step)``.
     """
-    from ..evaluate.harness import turn_record  # the eval record format (imported here, not at module load)
+    from ..evaluate.harness import env_info, turn_record  # the eval record format (imported at call time)
 
     n = len(examples) * group_size
     if envs.num_envs != n:
@@ -133,8 +133,7 @@ def collect_rollouts(envs, policy, examples: Sequence, group_size: int, cfg: Rol
         obs, rewards, terminated, truncated, infos = envs.step_active(actions, active)
         for i in idx:
             _record_step(episodes[i], infos, i)
-            info = {k: infos[k][i] for k in infos if not k.startswith("_") and infos.get("_" + k, active)[i]}
-            episodes[i].turns.append(turn_record(actions[i], str(obs[i]), info, float(rewards[i]),
+            episodes[i].turns.append(turn_record(actions[i], str(obs[i]), env_info(infos, i), float(rewards[i]),
                                                  bool(terminated[i]), bool(truncated[i])))
             if terminated[i] or truncated[i]:
                 episodes[i].reward, episodes[i].truncated = float(rewards[i]), bool(truncated[i])
