@@ -88,6 +88,10 @@ def test_page_renders_and_filters_in_headless_chromium(episodes_file, tmp_path):
         assert len(noisy_rows) == 1
 
         noisy_rows[0].find_element(By.TAG_NAME, "summary").click()  # expand: every turn appears
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        # the turns are rendered by the details element's toggle event, which fires after click() returns
+        WebDriverWait(driver, 10).until(lambda d: noisy_rows[0].find_elements(By.CSS_SELECTOR, ".turn"))
         turns = noisy_rows[0].find_elements(By.CSS_SELECTOR, ".turn")
         assert [t.get_attribute("class") for t in turns] == ["turn search", "turn answer"]
         assert "noisy" in turns[0].find_element(By.CSS_SELECTOR, ".flag").text
