@@ -139,3 +139,24 @@ def test_health_signals_and_collapse_warnings():
     assert collapse_warnings(rows + [{"entropy": 1.8, "response_tokens": 28, "kl_ref": 0.02}]) == []
     warned = collapse_warnings(rows + [{"entropy": 0.1, "response_tokens": 2, "kl_ref": 3.0}])
     assert len(warned) == 3 and "entropy collapsed" in warned[0] and "KL" in warned[2]
+
+
+@pytest.mark.parametrize("kind, expected", [("exponential", [0.0, 0.5]), ("fixed", [0.0, 0.0]), ("random", None)])
+def test_noise_kind_reaches_the_training_envs(kind, expected):
+    """--noise-kind picks the arm: ZeroSearch's curriculum, a fixed p (--noise-end) or a random p per episode."""
+    cfg = dataclasses.replace(TrainConfig(), steps=4, questions_per_step=2, rollouts_per_question=2,
+                              noise_kind=kind, noise_end=0.0 if kind == "fixed" else 0.5).validate()
+    envs = build.make_envs(cfg, EXAMPLES, backend=BM25Backend.from_documents(DOCS))
+    seen = []
+    for step in (0, 4):
+        envs.unwrapped.call("set_curriculum_step", step)
+        _, infos = envs.reset(seed=list(range(envs.num_envs)))
+        seen.append(sorted(set(infos["noise_probability"].round(6))))
+    if expected is not None:
+        assert seen == [[p] for p in expected]
+    else:  # one draw per episode in [0, 0.5], not one per step
+        assert len(seen[0]) == envs.num_envs and all(0.0 <= p <= 0.5 for p in seen[0] + seen[1])
+    with pytest.raises(ValueError, match="--noise-kind"):
+        dataclasses.replace(cfg, noise_kind="linear").validate()
+    with pytest.raises(ValueError, match="--noise-end"):
+        dataclasses.replace(cfg, noise_end=1.5).validate()

@@ -75,6 +75,8 @@ class TrainConfig:
     noise_start: float = arg(0.0, "curriculum p_s: noise probability at step 0")
     noise_end: float = arg(0.5, "curriculum p_e: noise probability at the last step")
     noise_base: float = arg(4.0, "curriculum base b")
+    noise_kind: str = arg("exponential", "exponential (ZeroSearch's curriculum) | fixed (always --noise-end) | "
+                          "random (p uniform in [--noise-start, --noise-end] per episode): the ablations")
     device: str = arg("auto", "auto | cpu | cuda")
     rollout_engine: str = arg("fastgen", "fastgen (CUDA-graph decoder / transformers) | vllm (extra; weights "
                               "synced each step)")
@@ -128,6 +130,11 @@ class TrainConfig:
                 raise ValueError(f"expected 0 <= --{name.replace('_', '-')} < 1, got {getattr(self, name)}")
         if self.lora_rank < 0 or self.tis_cap < 0:
             raise ValueError(f"expected --lora-rank >= 0 and --tis-cap >= 0, got {self.lora_rank}, {self.tis_cap}")
+        if self.noise_kind not in ("exponential", "fixed", "random"):
+            raise ValueError(f"expected --noise-kind exponential, fixed or random, got {self.noise_kind!r}")
+        if not (0.0 <= self.noise_start <= 1.0 and 0.0 <= self.noise_end <= 1.0):
+            raise ValueError(f"expected --noise-start and --noise-end in [0, 1], got {self.noise_start}, "
+                             f"{self.noise_end}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"expected --device auto, cpu or cuda, got {self.device!r}")
         if self.rollout_engine not in ("fastgen", "vllm"):
