@@ -11,6 +11,7 @@ token sequences (log-probs, entropy, values) in chunks.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -82,7 +83,9 @@ class Policy(torch.nn.Module):
         from peft import LoraConfig, get_peft_model
 
         config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules="all-linear")
-        self.model = get_peft_model(self.model, config)
+        with warnings.catch_warnings():  # peft reads a property transformers deprecated: not the user's concern
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
+            self.model = get_peft_model(self.model, config)
 
     @property
     def has_lora(self) -> bool:

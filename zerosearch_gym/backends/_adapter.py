@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 # The tuned simulator shipped with the package (SmolLM2-135M-Instruct + LoRA; scripts/build_simulator.py).
@@ -41,7 +42,9 @@ def apply_adapter(model, adapter: str | Path):
     except ImportError as exc:
         raise ImportError(f"a simulator adapter needs peft: pip install peft ({exc})") from exc
     try:
-        merged = PeftModel.from_pretrained(model, os.path.expanduser(str(adapter))).merge_and_unload()
+        with warnings.catch_warnings():  # peft reads a property transformers deprecated: not the user's concern
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing", category=FutureWarning)
+            merged = PeftModel.from_pretrained(model, os.path.expanduser(str(adapter))).merge_and_unload()
     except (RuntimeError, ValueError, KeyError) as exc:
         raise ValueError(f"could not apply the adapter {str(adapter)!r} to {type(model).__name__}: "
                          f"{type(exc).__name__}: {str(exc)[:300]}") from None
