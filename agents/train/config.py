@@ -34,7 +34,7 @@ class TrainConfig:
     dataset: str = arg("wiki:train", "QA dataset: wiki:train (cloze questions from the offline Wikipedia "
                        "summaries; wiki:dev is held out), sample:in-wiki, a file path or a hub id")
     output_dir: str = arg("runs/zerosearch", "checkpoints, metrics.jsonl, the plot and the final policy go here")
-    steps: int = arg(5, "RL steps (the curriculum's total m); 0 = the warm start only, exported as the policy")
+    steps: int = arg(3, "RL steps (the curriculum's total m); 0 = the warm start only, exported as the policy")
     questions_per_step: int = arg(2, "questions per step")
     rollouts_per_question: int = arg(4, "G: rollouts per question (the group of GRPO / REINFORCE++)")
     max_turns: int = arg(1, "search turns before the forced answer turn")
@@ -70,7 +70,7 @@ class TrainConfig:
     tis_cap: float = arg(0.0, "truncated importance sampling: weight tokens by min(p_trainer / p_sampler, "
                          "cap) to correct for the rollout engine's numerics (0 = off)")
     format_reward: bool = arg(True, "Search-R1 format-shaped reward (0.2 well-formed wrong / 0.1 malformed)")
-    warmstart_steps: int = arg(8, "SFT steps on scripted trajectories before RL (0 = none)")
+    warmstart_steps: int = arg(4, "SFT steps on scripted trajectories before RL (0 = none)")
     warmstart_lr: float = arg(1e-3, "learning rate of the warm-start SFT")
     noise_start: float = arg(0.0, "curriculum p_s: noise probability at step 0")
     noise_end: float = arg(0.5, "curriculum p_e: noise probability at the last step")
@@ -135,6 +135,11 @@ class TrainConfig:
         if not (0.0 <= self.noise_start <= 1.0 and 0.0 <= self.noise_end <= 1.0):
             raise ValueError(f"expected --noise-start and --noise-end in [0, 1], got {self.noise_start}, "
                              f"{self.noise_end}")
+        from zerosearch_gym.backends.registry import parse_spec
+
+        parse_spec(self.backend)  # an unknown kind or option fails here, before any model loads
+        if self.eval_every > 0:
+            parse_spec(self.eval_backend)
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"expected --device auto, cpu or cuda, got {self.device!r}")
         if self.rollout_engine not in ("fastgen", "vllm"):
