@@ -93,7 +93,13 @@ def test_lora_run_stores_only_adapters_resumes_exactly_and_exports_a_loadable_hf
 
 
 def test_full_finetune_keeps_no_reference_copy_and_only_k_checkpoints(tmp_path, backend):
-    train(_tiny_cfg(tmp_path, keep_checkpoints=2), backend=backend, log=lambda m: None)
+    messages = []
+    train(_tiny_cfg(tmp_path, keep_checkpoints=2, save_episodes=True), backend=backend, log=messages.append)
+    summary = messages[-1]  # the run ends on what was learned, what it cost and where everything is
+    for expected in ("done: 3 steps of grpo", "reward ", "valid actions ", "searches per episode ", "noise p ",
+                     f"checkpoint {tmp_path / 'checkpoint'}", "peak memory ", "disk written ",
+                     f"zerosearch view {tmp_path / 'episodes.jsonl'}"):
+        assert expected in summary, summary
     assert not list(tmp_path.glob("reference*"))  # the reference is the model id, rebuilt on resume
     assert sorted(p.name for p in tmp_path.glob("checkpoint*")) == ["checkpoint", "checkpoint-step000002"]
     assert {p.name for p in (tmp_path / "checkpoint").iterdir()} == {

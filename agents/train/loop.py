@@ -64,6 +64,7 @@ def train(cfg: TrainConfig, log=_log, backend=None, extra_metrics=None) -> list[
     from zerosearch_gym import load_qa_dataset
 
     # ---- setup: everything that can fail cheaply comes before any model loads
+    began = time.perf_counter()
     cfg.validate()
     out, config = Path(cfg.output_dir), dataclasses.asdict(cfg)
     examples = load_qa_dataset(cfg.dataset or None)  # a dataset without answers raises here
@@ -156,7 +157,7 @@ def train(cfg: TrainConfig, log=_log, backend=None, extra_metrics=None) -> list[
         export_dir = out / "final"
         written += export_policy(policy, export_dir, cfg)
     written += metrics.stat().st_size
-    log(summary(cfg, _read_rows(metrics), out, export_dir, written))
+    log(summary(cfg, _read_rows(metrics), out, export_dir, written, time.perf_counter() - began))
     return history
 
 
@@ -184,8 +185,10 @@ def _report(cfg: TrainConfig, bar, row: dict, log) -> None:
             f"entropy {row['entropy']:.2f} {row['tokens_per_s']:.0f} tok/s")
 
 
-def summary(cfg: TrainConfig, rows: list[dict], out: Path, export_dir: Path | None, written: int) -> str:
-    """A short end-of-run report: reward / F1 of the first vs the last steps, paths, memory and disk."""
+def summary(cfg: TrainConfig, rows: list[dict], out: Path, export_dir: Path | None, written: int,
+            seconds: float = float("nan")) -> str:
+    """A short end-of-run report: reward / F1 / format of the first vs the last steps, paths, time, memory,
+    disk, and what to run next."""
     k = max(1, min(3, len(rows) // 2))
 
     def mean(part, key):
@@ -197,13 +200,21 @@ def summary(cfg: TrainConfig, rows: list[dict], out: Path, export_dir: Path | No
     else:
         lines = [f"done: {cfg.steps} steps of {cfg.algo} ({len(rows)} logged)",
                  f"  reward {mean(first, 'reward'):.3f} -> {mean(last, 'reward'):.3f}, F1 {mean(first, 'f1'):.3f}"
-                 f" -> {mean(last, 'f1'):.3f} (mean of the first vs last {k} steps)"]
+                 f" -> {mean(last, 'f1'):.3f} (mean of the first vs last {k} steps)",
+                 f"  valid actions {mean(first, 'valid_action_rate'):.2f} -> {mean(last, 'valid_action_rate'):.2f},"
+                 f" searches per episode {mean(first, 'searches'):.2f} -> {mean(last, 'searches'):.2f},"
+                 f" noise p {rows[0]['noise_p']:.2f} -> {rows[-1]['noise_p']:.2f}"]
     lines.append(f"  checkpoint {out / 'checkpoint'}   metrics {out / 'metrics.jsonl'}" if rows else
                  f"  metrics {out / 'metrics.jsonl'} (warm-start losses)")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     if export_dir is not None:
         lines.append(f"  final policy (Hugging Face folder) {export_dir}")
-    lines.append(f"  peak memory {peak:.0f} MiB, disk written {written / 2**20:.0f} MiB")
+    lines.append(f"  {seconds / 60:.1f} min, peak memory {peak:.0f} MiB, disk written {written / 2**20:.0f} MiB")
+    if export_dir is not None:
+        lines.append(f"next: zerosearch eval --policy {export_dir} --datasets wiki:dev --backend bm25   "
+                     f"(held-out questions, the real engine)")
+    if cfg.save_episodes and rows:
+        lines.append(f"      zerosearch view {out / 'episodes.jsonl'} -o episodes.html   (read the episodes)")
     return "\n".join(lines)
 
 
