@@ -60,12 +60,19 @@ def warm_start(policy, envs, examples, cfg, device, log=print) -> list[dict]:
     actor = scripted_actor(policy)
     history = []
     policy.train()
+    from tqdm import tqdm
+
+    bar = tqdm(total=cfg.warmstart_steps, desc="warm start", disable=not cfg.progress)  # with an ETA
     for step in range(cfg.warmstart_steps):
         picks = rng.choice(len(examples), size=envs.num_envs, replace=len(examples) < envs.num_envs)
         seeds = [int(s) for s in rng.integers(0, 2**32, envs.num_envs)]
         batch = collect_rollouts(envs, policy, [examples[i] for i in picks], 1, rcfg, seed=seeds, actor=actor)
         loss = sft_step(policy, optimizer, batch, cfg.micro_batch_size, device, cfg.logprob_chunk)
         history.append({"warmstart_step": step, "sft_loss": loss, "scripted_reward": batch.stats["reward"]})
-        log(f"warm start {step + 1}/{cfg.warmstart_steps}: sft loss {loss:.3f}, "
-            f"scripted reward {batch.stats['reward']:.3f}")
+        bar.update(1)
+        bar.set_postfix(sft_loss=f"{loss:.3f}", scripted_reward=f"{batch.stats['reward']:.3f}")
+        if not cfg.progress:
+            log(f"warm start {step + 1}/{cfg.warmstart_steps}: sft loss {loss:.3f}, "
+                f"scripted reward {batch.stats['reward']:.3f}")
+    bar.close()
     return history
