@@ -137,3 +137,18 @@ def test_steps_zero_exports_the_warm_started_policy_without_rl(tmp_path, backend
         assert not torch.allclose(base.model(input_ids=ids).logits, want, atol=1e-3)  # the SFT changed it
     with pytest.raises(ValueError, match="--steps"):
         TrainConfig(steps=0, warmstart_steps=0).validate()
+
+
+def test_limit_heap_sets_glibcs_mmap_threshold_unless_the_user_chose_one(monkeypatch):
+    """The training memory fix (agents/train/memory.py): on glibc the threshold call succeeds; a user's own
+    MALLOC_MMAP_THRESHOLD_ is left alone; trim() is safe to call at any point."""
+    import platform
+
+    from agents.train import memory
+
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert memory.limit_heap() is True
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "1048576")
+    assert memory.limit_heap() is False
+    memory.trim()

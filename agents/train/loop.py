@@ -25,6 +25,7 @@ from .checkpoint import (
 )
 from .config import TrainConfig, parse_config
 from .health import collapse_warnings, zero_advantage_share
+from .memory import limit_heap, trim
 from .rollout import RolloutConfig, collect_rollouts
 from .update import update
 
@@ -72,6 +73,7 @@ def train(cfg: TrainConfig, log=_log, backend=None, extra_metrics=None) -> list[
         recover_checkpoint(out)  # a kill between the two renames of a save leaves .checkpoint-old
     state = verify_checkpoint(out, config) if cfg.resume else None
     device = build.pick_device(cfg)
+    limit_heap()  # CPU runs otherwise keep GBs of freed activations resident (memory.py)
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -114,6 +116,7 @@ def train(cfg: TrainConfig, log=_log, backend=None, extra_metrics=None) -> list[
         policy.eval()
         batch = collect_rollouts(envs, policy, [examples[i] for i in picks], cfg.rollouts_per_question, rcfg,
                                  seed=env_seeds, sample_seed=sample_seed)
+        trim()  # the generation's freed buffers
         # ---- update
         t1 = time.perf_counter()
         build.set_learning_rates(optimizer, cfg, step)

@@ -11,6 +11,7 @@ import torch
 
 from .algorithms import LossConfig, compute_advantages, kl_penalty, masked_mean, policy_loss, value_loss
 from .config import TrainConfig
+from .memory import trim
 
 
 @dataclass
@@ -51,6 +52,7 @@ def score_batch(scorer, batch, device, cfg: TrainConfig, values: bool = False, e
         outs.append(scorer.score(batch.input_ids[sl].to(device), batch.attention_mask[sl].to(device),
                                  batch.loss_mask[sl].to(device), cfg.temperature, cfg.logprob_chunk,
                                  entropy=entropy, values=values))
+        trim()
     return [torch.cat(parts) if parts[0] is not None else None for parts in zip(*outs)]
 
 
@@ -93,6 +95,7 @@ def update(policy, ref, batch, optimizer, cfg: TrainConfig, device, *, critic=No
                 stats = micro_step(policy, critic, batch, micro, targets, loss_cfg, cfg, device,
                                    num_tokens=mb_tokens, kl_in_loss=not kl_reward)
                 meter.add(stats, mask[micro].sum().item())
+                trim()
             for group in optimizer.param_groups:
                 norm = torch.nn.utils.clip_grad_norm_(group["params"], cfg.max_grad_norm)
                 meter.add({f"grad_norm_{group.get('name', 'actor')}": float(norm)}, 1.0)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..scripted import ScriptedPolicy
+from .memory import trim
 from .policy import Turn
 from .rollout import RolloutConfig, collect_rollouts
 
@@ -45,6 +46,7 @@ def sft_step(policy, optimizer, batch, micro_batch_size: int, device, chunk: int
         loss = -(logp * mask[sl]).sum() / total
         loss.backward()
         loss_sum += loss.item()
+        trim()
     torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
     optimizer.step()
     return loss_sum
