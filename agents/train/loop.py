@@ -148,6 +148,7 @@ def train(cfg: TrainConfig, log=_log, backend=None, extra_metrics=None) -> list[
                 "config": config}, keep=cfg.keep_checkpoints)
 
     # ---- finish: plot, export, summary
+    bar.close()
     envs.close()
     if cfg.plot and metrics.is_file() and _read_rows(metrics):
         from .plot import plot_metrics
