@@ -31,9 +31,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                             "  zerosearch demo --backend bm25 --dataset sample:in-wiki")
     parser.add_argument("--backend", default="hf:?max_new_tokens=256&temperature=0.5", metavar="SPEC",
                         help="the search engine: 'hf' = the shipped tuned simulator (default: SmolLM2-135M with "
-                             "its LoRA adapter, 256 tokens = five documents per search, temperature 0.5), 'hf:FOLDER_OR_HUB_ID' "
-                             "another simulator, 'bm25' "
-                             "real search over 10,033 offline Wikipedia summaries, 'openai:URL' a served model")
+                             "its LoRA adapter, 256 tokens = five documents per search, temperature 0.5), "
+                             "'hf:FOLDER_OR_HUB_ID' another simulator, 'bm25' real search over 10,033 offline "
+                             "Wikipedia summaries, 'openai:URL' a served model")
     parser.add_argument("--episodes", type=int, default=3, help="how many questions to play (default 3)")
     parser.add_argument("--noise", type=float, default=0.5,
                         help="probability that a search asks the simulator for noisy documents (default 0.5)")

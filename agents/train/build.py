@@ -76,8 +76,8 @@ def make_envs(cfg: TrainConfig, examples, backend=None):
 
     from zerosearch_gym import NoiseSchedule
 
-    noise = NoiseSchedule(kind=cfg.noise_kind, p_start=cfg.noise_start, p_end=cfg.noise_end, total_steps=max(cfg.steps, 1),
-                          base=cfg.noise_base)
+    noise = NoiseSchedule(kind=cfg.noise_kind, p_start=cfg.noise_start, p_end=cfg.noise_end,
+                          total_steps=max(cfg.steps, 1), base=cfg.noise_base)
     return gymnasium.make_vec("ZeroSearch-v0", num_envs=cfg.questions_per_step * cfg.rollouts_per_question,
                               vectorization_mode="vector_entry_point",
                               backend=backend if backend is not None else cfg.backend, dataset=examples,
