@@ -60,7 +60,7 @@ def test_lora_run_stores_only_adapters_resumes_exactly_and_exports_a_loadable_hf
 
     with pytest.raises(Killed):
         train(_tiny_cfg(tmp_path / "b", **kw), backend=backend, log=kill_in_step_3)
-    train(_tiny_cfg(tmp_path / "b", resume=True, **kw), backend=backend, log=lambda m: None)
+    train(_tiny_cfg(tmp_path / "b", resume=True, **{**kw, "export": False}), backend=backend, log=lambda m: None)
     assert_same_run(tmp_path / "a", tmp_path / "b")
     run = tmp_path / "a"
     # every episode of every step, with its turns, for the viewer; the resumed run rewrote the same lines
@@ -90,6 +90,13 @@ def test_lora_run_stores_only_adapters_resumes_exactly_and_exports_a_loadable_hf
             assert torch.allclose(model(input_ids=ids).logits, want, atol=1e-4)
         assert (folder / "generation_config.json").is_file() and (folder / "tokenizer.json").is_file()
         assert json.loads((folder / "generation_config.json").read_text())["top_p"] == cfg.top_p
+    # without final/ (the default), eval rebuilds the same policy from the checkpoint, in memory
+    from agents.evaluate.policies import load_model_policy, resolve_policy
+
+    assert resolve_policy(str(tmp_path / "b")) == ("checkpoint", str(tmp_path / "b"))
+    rebuilt = load_model_policy(*resolve_policy(str(tmp_path / "b")))
+    with torch.no_grad():
+        assert torch.allclose(rebuilt.model(input_ids=ids).logits, want, atol=1e-4)
 
 
 def test_full_finetune_keeps_no_reference_copy_and_only_k_checkpoints(tmp_path, backend):
@@ -98,8 +105,10 @@ def test_full_finetune_keeps_no_reference_copy_and_only_k_checkpoints(tmp_path, 
     summary = messages[-1]  # the run ends on what was learned, what it cost and where everything is
     for expected in ("done: 3 steps of grpo", "reward ", "valid actions ", "searches per episode ", "noise p ",
                      f"checkpoint {tmp_path / 'checkpoint'}", "peak memory ", "disk written ",
-                     f"zerosearch view {tmp_path / 'episodes.jsonl'}"):
+                     f"zerosearch view {tmp_path / 'episodes.jsonl'}", f"zerosearch eval --policy {tmp_path} ",
+                     f"zerosearch export {tmp_path} {tmp_path / 'final'}"):
         assert expected in summary, summary
+    assert not (tmp_path / "final").exists()  # no merged copy unless --export: the checkpoint rebuilds it
     assert not list(tmp_path.glob("reference*"))  # the reference is the model id, rebuilt on resume
     assert sorted(p.name for p in tmp_path.glob("checkpoint*")) == ["checkpoint", "checkpoint-step000002"]
     assert {p.name for p in (tmp_path / "checkpoint").iterdir()} == {
@@ -121,7 +130,7 @@ def test_steps_zero_exports_the_warm_started_policy_without_rl(tmp_path, backend
     from agents.train.config import TrainConfig
 
     messages = []
-    kw = {"lora_rank": 4, "warmstart_steps": 2, "export": True, "lr": 1e-2}
+    kw = {"lora_rank": 4, "warmstart_steps": 2, "export": False, "lr": 1e-2}  # exported all the same
     train(_tiny_cfg(tmp_path, steps=0, **kw), backend=backend, log=messages.append)
     assert [json.loads(x)["warmstart_step"] for x in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [0, 1]
     assert not (tmp_path / "checkpoint").exists() and "warm start only" in messages[-1]

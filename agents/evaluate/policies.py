@@ -110,14 +110,11 @@ def load_model_policy(kind: str, location: str, device: str = "cpu"):
 
         model, tokenizer = tiny_model(location)
         return Policy(model.to(device), tokenizer)
-    if kind == "checkpoint":  # a run without an exported folder: export its checkpoint, then load that
-        import tempfile
+    if kind == "checkpoint":  # a run without an exported folder: rebuild its policy from the checkpoint
+        from agents.train.export import rebuild_policy
 
-        from agents.train.export import export_run
-
-        with tempfile.TemporaryDirectory(prefix="zerosearch-eval-") as folder:
-            export_run(location, folder, device=device)
-            return load_model_policy("hf", folder, device)
+        policy = rebuild_policy(location, device)[0]
+        return Policy(policy.model.eval(), policy.tokenizer)  # no value head, no optimizer
     try:
         return Policy.load(location, device=device)
     except (OSError, ValueError) as err:

@@ -4,9 +4,9 @@ With no flags this runs the embedded CPU default: SmolLM2-135M-Instruct (offline
 warm start on scripted trajectories (a 135M model does not follow the search/answer format unaided), then
 GRPO against the shipped tuned search simulator (SmolLM2 + a LoRA adapter writing useful or noisy documents)
 with the noise curriculum, on cloze questions from the offline Wikipedia summaries (wiki:train). It writes
-metrics.jsonl, episodes.jsonl, reward.png, a resumable checkpoint and the final policy as a Hugging Face
-folder (final/) to --output-dir. Evaluate it against the real engine: zerosearch eval --policy RUN_DIR
---datasets wiki:dev --backend bm25.
+metrics.jsonl, episodes.jsonl, reward.png and a resumable checkpoint (the LoRA adapters) to --output-dir.
+Evaluate the policy against the real engine: zerosearch eval --policy RUN_DIR --datasets wiki:dev --backend
+bm25; zerosearch export RUN_DIR OUT (or --export) writes it as a merged Hugging Face folder.
 
 --preset paper is ZeroSearch's GPU recipe (a 3B+ policy, a served simulator, 203 steps). Any flag given
 after the preset overrides it. A killed run continues with the same flags plus --resume.
@@ -87,7 +87,9 @@ class TrainConfig:
     save_every: int = arg(3, "checkpoint every N steps (0 = only at the end)")
     keep_checkpoints: int = arg(1, "checkpoints kept on disk (the newest K)")
     resume: bool = arg(False, "continue from output_dir/checkpoint (model, optimizer, RNG, step, data position)")
-    export: bool = arg(True, "write the final policy as a Hugging Face folder, output_dir/final")
+    export: bool = arg(False, "also write the policy as a merged Hugging Face folder, output_dir/final (a "
+                       "full model: 538 MB for SmolLM2-135M); without it, eval --policy RUN_DIR and export "
+                       "RUN_DIR OUT rebuild it from the checkpoint. Always on with --steps 0")
     plot: bool = arg(True, "write reward.png at the end")
     save_episodes: bool = arg(True, "append every episode with its turns to output_dir/episodes.jsonl "
                               "(zerosearch view episodes.jsonl -o page.html)")
@@ -165,7 +167,7 @@ PRESETS: dict[str, dict] = {
         "rollouts_per_question": 5, "steps": 203, "temperature": 1.0, "top_p": 0.95, "noise_start": 0.0,
         "noise_end": 0.5, "noise_base": 4.0, "max_turns": 4, "top_k": 5, "max_new_tokens": 500,
         "max_obs_tokens": 500, "max_seq_len": 4096, "format_reward": False, "warmstart_steps": 0,
-        "micro_batch_size": 8, "save_every": 20, "lora_rank": 0,
+        "micro_batch_size": 8, "save_every": 20, "lora_rank": 0, "export": True,
     },
     # The embedded CPU default (the dataclass defaults), named for clarity.
     "cpu-demo": {},

@@ -2,8 +2,9 @@
 
 The folder holds ``save_pretrained`` weights (LoRA adapters merged into the base), the tokenizer and a
 generation config with the run's sampling settings, so ``transformers``, ``vllm serve OUT_DIR`` and
-``zerosearch eval --policy OUT_DIR`` load it directly. ``zerosearch train`` writes one to
-``output_dir/final`` at the end of a run; this command converts the checkpoint of any run.
+``zerosearch eval --policy OUT_DIR`` load it directly. A run's checkpoint is enough to rebuild its policy
+(``zerosearch eval --policy RUN_DIR`` does so in memory), so ``zerosearch train`` writes ``output_dir/final``
+only with ``--export`` (or ``--steps 0``); this command converts the checkpoint of any run.
 """
 from __future__ import annotations
 
@@ -30,8 +31,8 @@ def export_policy(policy, out_dir: str | Path, cfg) -> int:
     return sum(f.stat().st_size for f in out_dir.rglob("*") if f.is_file())
 
 
-def export_run(run_dir: str | Path, out_dir: str | Path, device: str = "cpu") -> Path:
-    """Rebuild the policy of ``run_dir`` from its config and checkpoint, then :func:`export_policy` it."""
+def rebuild_policy(run_dir: str | Path, device: str = "cpu"):
+    """The policy of training run ``run_dir`` from its config and checkpoint, LoRA adapters merged."""
     import torch
 
     from . import build
@@ -53,6 +54,13 @@ def export_run(run_dir: str | Path, out_dir: str | Path, device: str = "cpu") ->
     build.redo_warm_start(policy, cfg, run_dir)
     trained = torch.nn.ModuleDict({"policy": policy, **({"critic": critic} if critic is not None else {})})
     load_checkpoint(run_dir, trained, build.make_optimizer(cfg, policy, critic), saved)
+    policy.merge_lora()
+    return policy, cfg
+
+
+def export_run(run_dir: str | Path, out_dir: str | Path, device: str = "cpu") -> Path:
+    """:func:`rebuild_policy` of ``run_dir``, then :func:`export_policy` it to ``out_dir``."""
+    policy, cfg = rebuild_policy(run_dir, device)
     export_policy(policy, out_dir, cfg)
     return Path(out_dir)
 

@@ -155,7 +155,7 @@ def train(cfg: TrainConfig, log=_log, backend=None, extra_metrics=None) -> list[
 
         plot_metrics(metrics, out / "reward.png")
     export_dir = None
-    if cfg.export:
+    if cfg.export or cfg.steps == 0:  # else the checkpoint is the policy (eval / export rebuild it)
         from .export import export_policy
 
         export_dir = out / "final"
@@ -214,9 +214,11 @@ def summary(cfg: TrainConfig, rows: list[dict], out: Path, export_dir: Path | No
     if export_dir is not None:
         lines.append(f"  final policy (Hugging Face folder) {export_dir}")
     lines.append(f"  {seconds / 60:.1f} min, peak memory {peak:.0f} MiB, disk written {written / 2**20:.0f} MiB")
-    if export_dir is not None:
-        lines.append(f"next: zerosearch eval --policy {export_dir} --datasets wiki:dev --backend bm25   "
-                     f"(held-out questions, the real engine)")
+    lines.append(f"next: zerosearch eval --policy {export_dir or out} --datasets wiki:dev --backend bm25   "
+                 f"(held-out questions, the real engine)")
+    if export_dir is None:
+        lines.append(f"      zerosearch export {out} {out / 'final'}   (a merged Hugging Face folder: vllm serve, "
+                     f"transformers)")
     if cfg.save_episodes and rows:
         lines.append(f"      zerosearch view {out / 'episodes.jsonl'} -o episodes.html   (read the episodes)")
     return "\n".join(lines)
