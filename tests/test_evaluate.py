@@ -92,7 +92,8 @@ def test_bad_datasets_name_the_entry(tmp_path, spec, rows, match):
 
 def test_the_real_hub_path_fails_clearly_offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ValueError, match=r"--datasets 'musique': could not load sunhaonlp/ZeroSearch_dataset"):
+    with pytest.raises(ValueError, match=r"--datasets 'musique': this machine is offline .*the dataset "
+                       r"'sunhaonlp/ZeroSearch_dataset' .*hf download sunhaonlp/ZeroSearch_dataset --repo-type dataset"):
         load_eval_set("musique")
 
 

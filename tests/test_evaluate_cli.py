@@ -37,7 +37,7 @@ def no_model_load(monkeypatch):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--datasets", "no/such_dataset_here"], "--datasets 'no/such_dataset_here': could not load"),
+    (["--datasets", "no/such_dataset_here"], "--datasets 'no/such_dataset_here': this machine is offline"),
     (["--datasets", "missing.jsonl"], "--datasets 'missing.jsonl': expected an existing dataset file"),
     (["--datasets", "noanswers.jsonl"], "expected columns question and golden_answers"),
     (["--backend", "nonsense:x"], "--backend 'nonsense:x': unknown backend kind 'nonsense'"),
@@ -57,7 +57,8 @@ def test_bad_input_is_one_clear_error_before_any_model_loads(tmp_path, capsys, m
         main(argv)
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
+    assert message in err and "Traceback" not in err and "usage:" not in err
+    assert len(err.strip().splitlines()) == 1, err
 
 
 def test_one_bad_row_is_a_counted_skip(tmp_path, capsys):

@@ -148,16 +148,35 @@ def test_steps_zero_exports_the_warm_started_policy_without_rl(tmp_path, backend
         TrainConfig(steps=0, warmstart_steps=0).validate()
 
 
-def test_limit_heap_sets_glibcs_mmap_threshold_unless_the_user_chose_one(monkeypatch):
-    """The training memory fix (agents/train/memory.py): on glibc the threshold call succeeds; a user's own
-    MALLOC_MMAP_THRESHOLD_ is left alone; trim() is safe to call at any point."""
+def test_limit_heap_sets_glibcs_mmap_threshold_and_one_arena_unless_the_user_chose(monkeypatch):
+    """The training memory fix (agents/train/memory.py): on glibc the calls succeed; a user's own
+    MALLOC_MMAP_THRESHOLD_ / MALLOC_ARENA_MAX is left alone; trim() is safe to call at any point."""
     import platform
 
     from agents.train import memory
 
     monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
         assert memory.limit_heap() is True
-    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "1048576")
-    assert memory.limit_heap() is False
+
+    class Recorder:  # which mallopt calls each environment leads to (the real effect is process-wide)
+        def __init__(self):
+            self.calls = []
+
+        def mallopt(self, option, value):
+            self.calls.append((option, value))
+            return 1
+
+    for env, want in [({}, [(-3, 8 << 20), (-8, 1)]), ({"MALLOC_MMAP_THRESHOLD_": "1048576"}, [(-8, 1)]),
+                      ({"MALLOC_ARENA_MAX": "4"}, [(-3, 8 << 20)]),
+                      ({"MALLOC_MMAP_THRESHOLD_": "1048576", "MALLOC_ARENA_MAX": "4"}, [])]:
+        libc = Recorder()
+        monkeypatch.setattr(memory, "_libc", libc)
+        for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_ARENA_MAX"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        assert memory.limit_heap() is bool(want) and libc.calls == want, env
+    monkeypatch.setattr(memory, "_libc", None)
     memory.trim()

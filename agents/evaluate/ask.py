@@ -12,7 +12,7 @@ import textwrap
 from zerosearch_gym import QAExample, make_backend
 
 from .cli import build_parser as eval_parser
-from .cli import decoding_from, pick_device
+from .cli import decoding_from, fail, pick_device
 from .datasets import MAX_QUESTION_CHARS
 from .policies import build_policy, resolve_policy
 
@@ -38,18 +38,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     question = args.question.strip()
     if not question or len(question) > MAX_QUESTION_CHARS:
-        parser.error(f"argument question: expected 1 to {MAX_QUESTION_CHARS} characters, got {len(question)}")
+        fail(parser, f"argument question: expected 1 to {MAX_QUESTION_CHARS} characters, got {len(question)}")
     args.batch_size = 1
     try:
         decoding = decoding_from(args)
         resolve_policy(args.policy)
         backend = make_backend(args.backend)
     except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
-        parser.error(str(err))
+        fail(parser, str(err))
     try:
         policy = build_policy(args.policy, decoding, args.model, pick_device(args.device))
     except ValueError as err:
-        parser.error(str(err))
+        fail(parser, str(err))
     import gymnasium
 
     import zerosearch_gym  # noqa: F401

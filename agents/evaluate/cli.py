@@ -67,6 +67,11 @@ def pick_device(name: str) -> str:
     return "cuda" if name == "auto" and torch.cuda.is_available() else ("cpu" if name == "auto" else name)
 
 
+def fail(parser: argparse.ArgumentParser, message: str):
+    """Exit 2 with one line, ``PROG: error: MESSAGE`` (argparse's ``error`` also prints the whole usage)."""
+    parser.exit(2, f"{parser.prog}: error: {message}\n")
+
+
 def preflight(args: argparse.Namespace, parser: argparse.ArgumentParser):
     """Everything cheap that can fail, before a model loads: settings, policy spec, backend, datasets."""
     from zerosearch_gym import make_backend
@@ -79,15 +84,15 @@ def preflight(args: argparse.Namespace, parser: argparse.ArgumentParser):
         if args.model:
             resolve_policy(args.model)
     except ValueError as err:
-        parser.error(str(err))
+        fail(parser, str(err))
     try:
         backend = make_backend(args.backend)
     except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
-        parser.error(f"--backend {args.backend!r}: {err}")
+        fail(parser, f"--backend {args.backend!r}: {err}")
     try:
         sets = load_eval_sets(args.datasets, args.limit, args.hub, args.max_question_chars)
     except ValueError as err:
-        parser.error(str(err))
+        fail(parser, str(err))
     return decoding, backend, sets
 
 
@@ -107,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         device = pick_device(args.device)
         policy = build_policy(args.policy, decoding, args.model, device)
     except ValueError as err:
-        parser.error(str(err))
+        fail(parser, str(err))
     meta = {"command": command_line(argv), "policy": args.policy, "model": getattr(policy, "model", None),
             "backend": args.backend, "datasets": args.datasets, "limit": args.limit, "seed": args.seed,
             "decoding": vars(decoding), "device": device}

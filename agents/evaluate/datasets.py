@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zerosearch_gym import QAExample, load_hf_dataset, load_qa_dataset
+from zerosearch_gym.errors import is_connection_failure, offline_message
 
 ZEROSEARCH_HUB = "sunhaonlp/ZeroSearch_dataset"
 FLASHRAG_HUB = "RUC-NLPIR/FlashRAG_datasets"
@@ -73,6 +74,9 @@ def load_eval_set(spec: str, limit: int | None = None, hub: str = ZEROSEARCH_HUB
     except (DatasetSpecError, ImportError) as err:
         raise ValueError(f"--datasets {spec!r}: {err}") from None
     except Exception as err:  # datasets raises its own errors for unknown hub ids, offline mode, ...
+        if is_connection_failure(err):
+            hub_id = source_hint(spec, hub).split(" [")[0].split(":")[0]
+            raise DatasetSpecError(f"--datasets {spec!r}: {offline_message(hub_id, 'dataset')}") from None
         raise DatasetSpecError(f"--datasets {spec!r}: could not load {source_hint(spec, hub)} "
                          f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); expected "
                          f"sample, sample:in-wiki, wiki:dev, one of {sorted(PAPER_SETS)}, flashrag:<name>, a "

@@ -73,7 +73,8 @@ def train(cfg: TrainConfig, log=_log, backend=None, extra_metrics=None) -> list[
         recover_checkpoint(out)  # a kill between the two renames of a save leaves .checkpoint-old
     state = verify_checkpoint(out, config) if cfg.resume else None
     device = build.pick_device(cfg)
-    limit_heap()  # CPU runs otherwise keep GBs of freed activations resident (memory.py)
+    if device.type == "cpu":
+        limit_heap()  # CPU runs otherwise keep GBs of freed activations resident (memory.py)
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
