@@ -13,7 +13,8 @@ same loss and micro-batches, AdamW), each in a fresh subprocess. Memory: peak RS
 
     nice -n 19 .venv/bin/python -m pytest benchmarks/bench_train_speed.py -o addopts="" -p no:cacheprovider -s
 Env: ZS_BENCH_THREADS (torch threads, default 2); ZS_BENCH_MODEL ("" = SmolLM2-135M-Instruct, "tiny:llama" =
-a random 2-layer model for a dry run). One training variant alone: ``python <this file> default``.
+a random 2-layer model for a dry run); ZS_BENCH_MICRO_BATCH (sequences per forward/backward, default:
+the trainer's). One training variant alone: ``python <this file> default``.
 """
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ from zerosearch_gym.protocol import policy_prompt
 
 THREADS = int(os.environ.get("ZS_BENCH_THREADS", "2"))
 CFG = TrainConfig(model=os.environ.get("ZS_BENCH_MODEL", ""), device="cpu", progress=False)  # the default
+if os.environ.get("ZS_BENCH_MICRO_BATCH"):
+    CFG = dataclasses.replace(CFG, micro_batch_size=int(os.environ["ZS_BENCH_MICRO_BATCH"]))
 PLAIN = dataclasses.replace(CFG, lora_rank=0, activation_checkpointing=False)
 CPU = torch.device("cpu")
 SEQ_LEN, POLICY_TOKENS, SEED = 460, 120, 1234

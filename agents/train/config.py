@@ -65,7 +65,8 @@ class TrainConfig:
     value_coef: float = arg(0.5, "critic loss weight (PPO)")
     ppo_epochs: int = arg(1, "passes over each rollout batch")
     mini_batches: int = arg(1, "optimizer steps per epoch")
-    micro_batch_size: int = arg(4, "sequences per forward/backward (gradient accumulation in a mini-batch)")
+    micro_batch_size: int = arg(2, "sequences per forward/backward (gradient accumulation in a mini-batch; "
+                                             "fewer = less peak memory)")
     logprob_chunk: int = arg(512, "policy tokens per chunk when computing log-probs")
     tis_cap: float = arg(0.0, "truncated importance sampling: weight tokens by min(p_trainer / p_sampler, "
                          "cap) to correct for the rollout engine's numerics (0 = off)")
