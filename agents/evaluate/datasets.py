@@ -75,8 +75,7 @@ def load_eval_set(spec: str, limit: int | None = None, hub: str = ZEROSEARCH_HUB
         raise ValueError(f"--datasets {spec!r}: {err}") from None
     except Exception as err:  # datasets raises its own errors for unknown hub ids, offline mode, ...
         if is_connection_failure(err):
-            hub_id = source_hint(spec, hub).split(" [")[0].split(":")[0]
-            raise DatasetSpecError(f"--datasets {spec!r}: {offline_message(hub_id, 'dataset')}") from None
+            raise DatasetSpecError(f"--datasets {spec!r}: {offline_message(hub_id(spec, hub), 'dataset')}") from None
         raise DatasetSpecError(f"--datasets {spec!r}: could not load {source_hint(spec, hub)} "
                          f"({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); expected "
                          f"sample, sample:in-wiki, wiki:dev, one of {sorted(PAPER_SETS)}, flashrag:<name>, a "
@@ -97,12 +96,19 @@ def load_eval_set(spec: str, limit: int | None = None, hub: str = ZEROSEARCH_HUB
     return EvalSet(name, examples, source, skipped)
 
 
+def hub_id(spec: str, hub: str = ZEROSEARCH_HUB) -> str:
+    """The hub dataset id (or local folder) a ``--datasets`` entry is read from."""
+    if ALIASES.get(spec, spec) in PAPER_SETS:
+        return hub
+    return FLASHRAG_HUB if spec.startswith("flashrag:") else spec
+
+
 def source_hint(spec: str, hub: str = ZEROSEARCH_HUB) -> str:
     paper = ALIASES.get(spec, spec)
     if paper in PAPER_SETS:
-        return f"{hub} [test, data_source={paper}]"
+        return f"{hub_id(spec, hub)} [test, data_source={paper}]"
     if spec.startswith("flashrag:"):
-        return f"{FLASHRAG_HUB}:{spec.split(':', 1)[1]}"
+        return f"{hub_id(spec, hub)}:{spec.split(':', 1)[1]}"
     return spec
 
 
