@@ -4,9 +4,10 @@
 
 1. ``build-data --source corpus``: cloze questions from the offline Wikipedia summaries (the first 200 of the
    seeded order are held out for ``report``), useful = the summary window holding the answer among four
-   BM25 neighbours, noisy = five BM25 neighbours without the answer, each trimmed to 30 words.
-2. ``tune``: LoRA (r=8, q/k/v/o of the last 10 layers) on SmolLM2-135M-Instruct, CPU, 2 threads, seed 0,
-   deterministic torch.
+   BM25 neighbours, noisy = five BM25 neighbours without the answer, each trimmed to 30 words. The rows'
+   prompts are ``sft-blind``: the noisy prompt does not hold the answer.
+2. ``tune``: LoRA (r=8, q/k/v/o of all 30 layers) on SmolLM2-135M-Instruct, 600 steps of 2 rows, CPU,
+   1 thread (the other core stays free), seed 0, deterministic torch: about 90 minutes.
 
 Same machine type, torch version and settings → the same adapter bytes (checked by comparing
 ``adapter_model.safetensors`` sha256 with the committed one; the tuning meta in ``zerosearch_base.json``
@@ -25,15 +26,16 @@ sys.path.insert(0, str(ROOT))
 
 SHIPPED = ROOT / "zerosearch_gym" / "data" / "simulator-smollm2-lora"
 DATA_ITEMS, SEED = 1000, 0
-TUNE = ["--preset", "cpu", "--batch", "2", "--lr", "2e-3", "--rank", "8", "--top-layers", "10",
-        "--threads", "2", "--seed", str(SEED), "--checkpoint-every", "5"]
+MODE = "sft-blind"
+TUNE = ["--preset", "cpu", "--batch", "2", "--lr", "2e-3", "--rank", "8", "--top-layers", "0",
+        "--threads", "1", "--seed", str(SEED), "--checkpoint-every", "25"]
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=str(SHIPPED), help="adapter folder to write")
     p.add_argument("--work", default=str(ROOT / "runs" / "simulator"), help="folder for the data file")
-    p.add_argument("--steps", type=int, default=300, help="tuning steps")
+    p.add_argument("--steps", type=int, default=600, help="tuning steps")
     p.add_argument("--resume", action="store_true", help="continue an interrupted tuning run (its checkpoint "
                    "is in OUT/checkpoint until the run ends)")
     args = p.parse_args(argv)
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
 
     data = Path(args.work) / "corpus_rows.jsonl"
     simulator(["build-data", "--source", "corpus", "--count", str(DATA_ITEMS), "--seed", str(SEED),
-               "--holdout", "200", "--out", str(data)])
+               "--holdout", "200", "--mode", MODE, "--out", str(data)])
     simulator(["tune", "--data", str(data), "--out", args.out, "--steps", str(args.steps), *TUNE,
                *(["--resume"] if args.resume else [])])
     shutil.rmtree(Path(args.out) / "checkpoint", ignore_errors=True)

@@ -158,7 +158,7 @@ def test_spec_options_and_several_urls():
     ("127.0.0.1:8000/v1", "expected server URLs like http://"),
     ("http://a/v1?colour=red", "unknown option 'colour'"),
     ("http://a/v1?timeout=soon", "expected timeout to be float, got 'soon'"),
-    ("http://a/v1?mode=chat", "expected simulator mode 'sft' or 'prompt', got 'chat'"),
+    ("http://a/v1?mode=chat", "expected simulator mode 'sft', 'prompt', 'sft-blind', got 'chat'"),
     ("http://a/v1?timeout=0", "expected timeout > 0"),
     ("http://a/v1?concurrency=0", "expected concurrency to be an int >= 1, got 0"),
 ])

@@ -23,6 +23,7 @@ import sys
 import time
 
 from zerosearch_gym import QAExample, ZeroSearchEnv, load_qa_dataset, make_backend
+from zerosearch_gym.backends.simulator_prompts import MODES
 from zerosearch_gym.offline import wiki_corpus_path
 from zerosearch_gym.reward import cover_exact_match, normalize_answer
 
@@ -86,7 +87,8 @@ def policy_pairs(act, backend, examples: list[QAExample], max_turns: int = 2, se
     return pairs
 
 
-def label_pairs(pairs: list[dict], how: str, judge: Judge | None = None) -> tuple[list[dict], dict]:
+def label_pairs(pairs: list[dict], how: str, judge: Judge | None = None, mode: str = "sft"
+                ) -> tuple[list[dict], dict]:
     """Label each pair useful/noisy by ``how`` ("v1", "answer" or "judge"); returns rows and skip counts."""
     rows, skipped = [], {"judge_nonsense": 0}
     for pair in pairs:
@@ -102,11 +104,12 @@ def label_pairs(pairs: list[dict], how: str, judge: Judge | None = None) -> tupl
                 continue
         provenance = {"source": "policy", "label_by": how, "question_id": pair["id"], "correct": pair["correct"]}
         rows.append(make_row(pair["query"], pair["question"], pair["answers"], pair["documents"],
-                             "useful" if useful else "noisy", provenance))
+                             "useful" if useful else "noisy", provenance, mode))
     return rows, skipped
 
 
-def corpus_rows(count: int, holdout: int = 200, seed: int = 0, corpus: str | None = None) -> list[dict]:
+def corpus_rows(count: int, holdout: int = 200, seed: int = 0, corpus: str | None = None,
+                mode: str = "sft") -> list[dict]:
     """``count`` useful + ``count`` noisy rows from the corpus recipe (items after the held-out ones)."""
     path = corpus or wiki_corpus_path()
     rows = read_corpus(path)
@@ -122,7 +125,7 @@ def corpus_rows(count: int, holdout: int = 200, seed: int = 0, corpus: str | Non
         for label, documents in docs_for.items():
             if len(documents) == 5:
                 provenance = {"source": "corpus", "doc_id": item.doc_id, "title": item.title, "seed": seed}
-                out.append(make_row(item.query, item.question, [item.answer], documents, label, provenance))
+                out.append(make_row(item.query, item.question, [item.answer], documents, label, provenance, mode))
     return out
 
 
@@ -140,6 +143,8 @@ def parse_args(argv):
     p.add_argument("--judge", default="", help="openai:URL[?model=NAME] of the judge LLM (for --label judge)")
     p.add_argument("--holdout", type=int, default=200, help="corpus items held out for `report`")
     p.add_argument("--corpus", default=None, help="corpus JSONL (default: the offline Wikipedia summaries)")
+    p.add_argument("--mode", choices=MODES, default="sft", help="the simulator prompt of the rows (sft-blind: "
+                   "the noisy prompt does not hold the answer)")
     p.add_argument("--no-balance", action="store_true", help="keep the classes as labelled")
     return p.parse_args(argv)
 
@@ -156,14 +161,14 @@ def main(argv: list[str] | None = None) -> int:
         judge.check()  # a server that is down is an error before any work
     start, skipped = time.perf_counter(), {}
     if args.source == "corpus":
-        rows = corpus_rows(args.count, args.holdout, args.seed, args.corpus)
+        rows = corpus_rows(args.count, args.holdout, args.seed, args.corpus, args.mode)
     else:
         from agents.scripted import ScriptedPolicy
 
         act = ScriptedPolicy().act if args.policy == "scripted" else model_policy(args.policy, seed=args.seed)
         examples = load_qa_dataset(args.dataset, limit=args.count)
         pairs = policy_pairs(act, args.backend, examples, args.max_turns, args.seed)
-        rows, skipped = label_pairs(pairs, args.label, judge)
+        rows, skipped = label_pairs(pairs, args.label, judge, args.mode)
     counts = {label: sum(r["label"] == label for r in rows) for label in ("useful", "noisy")}
     if not args.no_balance:
         rows = balance(rows, random.Random(args.seed))

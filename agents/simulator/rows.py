@@ -4,7 +4,7 @@ A row is the exact ``sft`` simulator prompt, the target documents "Doc 1: …\\n
 from::
 
     {"prompt": "You are the Google search engine.\\n…Useful Output:\\n", "target": "Doc 1: …\\nDoc 5: …",
-     "label": "useful", "query": "…", "question": "…", "answers": ["…"], "provenance": {…}}
+     "label": "useful", "query": "…", "question": "…", "answers": ["…"], "provenance": {…}, "mode": "sft"}
 """
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ from zerosearch_gym.backends import SearchRequest
 from zerosearch_gym.backends.simulator_prompts import simulator_prompt
 
 LABELS = ("useful", "noisy")
-FIELDS = ("prompt", "target", "label", "query", "question", "answers", "provenance")
+FIELDS = ("prompt", "target", "label", "query", "question", "answers", "provenance", "mode")
 
 
-def make_row(query: str, question: str, answers, documents, label: str, provenance: dict) -> dict:
-    """One SFT row for ``documents`` returned for ``query`` within the episode of ``question``.
+def make_row(query: str, question: str, answers, documents, label: str, provenance: dict,
+             mode: str = "sft") -> dict:
+    """One SFT row for ``documents`` returned for ``query`` within the episode of ``question``, its prompt in
+    simulator ``mode`` ("sft", or "sft-blind" whose noisy prompt does not hold the answer).
 
     >>> row = make_row("Paris", "Capital of France", ["Paris"], ["Paris is the capital."], "useful", {})
     >>> row["target"], row["prompt"].splitlines()[-1]
@@ -29,8 +31,8 @@ def make_row(query: str, question: str, answers, documents, label: str, provenan
         raise ValueError(f"expected label 'useful' or 'noisy', got {label!r}")
     request = SearchRequest(query, question, tuple(answers), useful=label == "useful", top_k=len(documents))
     target = "\n".join(f"Doc {i}: {' '.join(str(d).split())}" for i, d in enumerate(documents, 1))
-    return {"prompt": simulator_prompt(request, "sft"), "target": target, "label": label, "query": query,
-            "question": question, "answers": list(answers), "provenance": provenance}
+    return {"prompt": simulator_prompt(request, mode), "target": target, "label": label, "query": query,
+            "question": question, "answers": list(answers), "provenance": provenance, "mode": mode}
 
 
 def write_rows(rows: list[dict], path: str | Path) -> Path:

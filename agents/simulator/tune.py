@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     lora = preset["lora"] and not args.full
     lr, batch, steps = (args.lr or preset["lr"], args.batch or preset["batch"], args.steps or preset["steps"])
     rows = read_rows(args.data)  # bad rows fail here, before any model is loaded
+    mode = _rows_mode(rows)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
@@ -159,9 +160,18 @@ def main(argv: list[str] | None = None) -> int:
     model.eval()
     _save(model, tokenizer, out, lora and not args.merge, base_path, dict(
         lr=lr, batch=batch, steps=steps, rank=args.rank if lora else None, rows=len(data), seed=args.seed,
-        seconds=round(time.perf_counter() - start, 1), data=os.path.basename(args.data)))
+        top_layers=args.top_layers if lora else None, max_len=args.max_len, threads=args.threads,
+        seconds=round(time.perf_counter() - start, 1), data=os.path.basename(args.data)), mode)
     print(f"[simulator tune] wrote {out} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return 0
+
+
+def _rows_mode(rows: list[dict]) -> str:
+    """The one simulator prompt mode the rows were built in (the adapter's ``mode``; rows without one: sft)."""
+    modes = {row.get("mode", "sft") for row in rows}
+    if len(modes) != 1:
+        raise ValueError(f"expected rows of one simulator prompt mode, got {sorted(modes)}")
+    return modes.pop()
 
 
 def _checkpoint(ckpt: Path, params, optimizer, step: int, order: list[int]) -> None:
@@ -173,7 +183,7 @@ def _checkpoint(ckpt: Path, params, optimizer, step: int, order: list[int]) -> N
     os.replace(ckpt / "state.pt.tmp", ckpt / "state.pt")
 
 
-def _save(model, tokenizer, out: Path, adapter: bool, base_path: str, meta: dict) -> None:
+def _save(model, tokenizer, out: Path, adapter: bool, base_path: str, meta: dict, mode: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     base = model.get_base_model() if adapter else model
     if adapter:
@@ -184,7 +194,8 @@ def _save(model, tokenizer, out: Path, adapter: bool, base_path: str, meta: dict
             model = model.merge_and_unload()
         model.save_pretrained(out)
         tokenizer.save_pretrained(out)
-    signature = {**base_signature(base.config), "base": os.path.basename(base_path.rstrip("/")), "tuning": meta}
+    signature = {**base_signature(base.config), "base": os.path.basename(base_path.rstrip("/")), "mode": mode,
+                 "tuning": meta}
     (out / "zerosearch_base.json").write_text(json.dumps(signature, indent=1, sort_keys=True) + "\n")
 
 

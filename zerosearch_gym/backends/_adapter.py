@@ -34,6 +34,14 @@ def check_base(model, adapter: str | Path) -> None:
                          f"({meta.get('base', '?')}), got a different model ({details})")
 
 
+def adapter_mode(adapter: str | Path | None) -> str | None:
+    """The simulator prompt mode an adapter was tuned on (``zerosearch_base.json`` "mode"), or None."""
+    meta = Path(os.path.expanduser(str(adapter))) / "zerosearch_base.json" if adapter else None
+    if meta is None or not meta.is_file():
+        return None
+    return json.loads(meta.read_text()).get("mode")
+
+
 def apply_adapter(model, adapter: str | Path):
     """``model`` with the LoRA adapter at ``adapter`` merged into its weights (eval mode)."""
     check_base(model, adapter)

@@ -3,7 +3,7 @@
 Spec: ``hf:<model path or hub id>[?mode=sft|prompt&max_new_tokens=N&temperature=T&top_p=P&device=cpu|cuda
 &seeding=request|batch&adapter=PATH|none]``. With no model it uses the offline SmolLM2-135M-Instruct with the
 shipped tuned LoRA adapter (``zerosearch_gym/data/simulator-smollm2-lora``, built by
-``scripts/build_simulator.py``) in ``mode=sft``; ``hf:?adapter=none`` is the untuned SmolLM2 in ``mode=prompt``.
+``scripts/build_simulator.py``) in the mode it was tuned on (``zerosearch_base.json``: ``sft-blind``); ``hf:?adapter=none`` is the untuned SmolLM2 in ``mode=prompt``.
 Any other model defaults to ``mode=sft``, the template the published simulators
 (``sunhaonlp/Simulation_LLM_google_3B_V2``, 7B, 14B) were tuned on. ``adapter=PATH`` applies a peft adapter
 from ``zerosearch simulator tune`` (merged into the weights at load; one tuned on another base is an error). On CUDA, generation runs on :mod:`zerosearch_gym.llm`'s compiled decode engine.
@@ -22,12 +22,12 @@ import time
 from typing import Sequence
 
 from ..tools.core import Completion
-from ._adapter import SHIPPED_ADAPTER
+from ._adapter import SHIPPED_ADAPTER, adapter_mode
 from .base import SearchRequest, SearchResult
 from .simulator_prompts import (
-    MODES,
     SIMULATOR_MAX_NEW_TOKENS,
     SIMULATOR_TEMPERATURE,
+    check_mode,
     search_call,
     search_tool,
     simulator_messages,
@@ -41,7 +41,8 @@ class HFSimulatorBackend:
 
     Args:
         model: a local checkpoint folder or a hub id; ``None`` for the offline SmolLM2-135M-Instruct.
-        mode: "sft" (tuned simulators) or "prompt" (one-shot, untuned instruct models).
+        mode: "sft" (tuned simulators), "prompt" (one-shot, untuned instruct models) or "sft-blind";
+            default: the adapter's own mode, else "sft" ("prompt" for the untuned offline SmolLM2).
         max_new_tokens, temperature, top_p: sampling settings (ZeroSearch: 600 tokens at temperature 0.8).
         device: "cuda" when available, else "cpu".
         model_obj, tokenizer: an already loaded model and tokenizer (then ``model`` is only a name).
@@ -57,11 +58,10 @@ class HFSimulatorBackend:
         if adapter is None and model is None and model_obj is None and SHIPPED_ADAPTER.is_dir():
             adapter = str(SHIPPED_ADAPTER)
         adapter = None if adapter in (None, "", "none") else adapter
-        mode = mode or ("prompt" if model is None and model_obj is None and adapter is None else "sft")
+        mode = mode or adapter_mode(adapter) or ("prompt" if model is None and model_obj is None else "sft")
         self.adapter = adapter
         # --- adapter option (end)
-        if mode not in MODES:
-            raise ValueError(f"expected simulator mode 'sft' or 'prompt', got {mode!r}")
+        check_mode(mode)
         if seeding not in SEEDINGS:
             raise ValueError(f"expected seeding 'request' or 'batch', got {seeding!r}")
         if not (isinstance(max_new_tokens, int) and max_new_tokens >= 1):

@@ -38,6 +38,7 @@ from .base import BackendError, SearchRequest, SearchResult
 from .simulator_prompts import (
     SIMULATOR_MAX_NEW_TOKENS,
     SIMULATOR_TEMPERATURE,
+    check_mode,
     search_call,
     search_tool,
     simulator_messages,
@@ -61,8 +62,7 @@ class OpenAIBackend(AsyncHTTPBackend):
         urls = [urls] if isinstance(urls, str) else list(urls)
         if not urls or any(not u.startswith(("http://", "https://")) for u in urls):
             raise ValueError(f"expected server URLs like http://127.0.0.1:8000/v1, got {urls!r}")
-        if mode not in ("sft", "prompt"):
-            raise ValueError(f"expected simulator mode 'sft' or 'prompt', got {mode!r}")
+        check_mode(mode)
         api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         if deadline is not None and not deadline > 0:
             raise ValueError(f"expected deadline > 0 seconds, got {deadline!r}")

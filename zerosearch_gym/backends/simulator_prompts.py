@@ -1,8 +1,10 @@
 """The simulator's prompt texts (exactly as the published ZeroSearch simulators were tuned on them) and the
 parser that turns its "Doc 1: … Doc 5: …" output into documents.
 
-Modes: ``"sft"`` for fine-tuned simulators (e.g. ``sunhaonlp/Simulation_LLM_google_3B_V2``) and
-``"prompt"`` (one-shot) for untuned instruct models.
+Modes: ``"sft"`` for fine-tuned simulators (e.g. ``sunhaonlp/Simulation_LLM_google_3B_V2``),
+``"prompt"`` (one-shot) for untuned instruct models, and ``"sft-blind"``: the ``sft`` template whose noisy
+prompt does not hold the answer (a small simulator cannot leak what it is not shown; the shipped SmolLM2
+adapter is tuned on it). The published simulators were tuned on ``sft``: keep it for them.
 """
 from __future__ import annotations
 
@@ -21,6 +23,9 @@ _SFT = (
     "Query: {query}\n"
     "{Kind} Output:\n"
 )
+
+# sft-blind's noisy prompt: the sft template without " whose answer is {ground_truth}".
+_SFT_BLIND_NOISY = _SFT.replace(" whose answer is {ground_truth}", "")
 
 _PROMPT_USEFUL = (
     "You are the Google search engine.\n"
@@ -73,7 +78,7 @@ _PROMPT_NOISY = (
     "Noisy Output:\n"
 )
 
-MODES = ("sft", "prompt")
+MODES = ("sft", "prompt", "sft-blind")
 
 # Sampling settings of the ZeroSearch simulator.
 SIMULATOR_TEMPERATURE = 0.8
@@ -96,14 +101,20 @@ def _parse_search(text: str, call: ToolCall) -> Documents:
 SEARCH_TOOLS = {
     "sft": SimulatedTool("search", _kind(_SFT, "useful"), _kind(_SFT, "noisy"), _parse_search),
     "prompt": SimulatedTool("search", _kind(_PROMPT_USEFUL, "useful"), _kind(_PROMPT_NOISY, "noisy"), _parse_search),
+    "sft-blind": SimulatedTool("search", _kind(_SFT, "useful"), _kind(_SFT_BLIND_NOISY, "noisy"), _parse_search),
 }
 
 
-def search_tool(mode: str = "sft") -> SimulatedTool:
-    """The search simulator as a :class:`~zerosearch_gym.tools.SimulatedTool` (``mode`` "sft" or "prompt")."""
+def check_mode(mode: str) -> str:
+    """``mode`` when it is a simulator mode, else the one ValueError every simulator backend raises."""
     if mode not in MODES:
-        raise ValueError(f"expected simulator mode 'sft' or 'prompt', got {mode!r}")
-    return SEARCH_TOOLS[mode]
+        raise ValueError(f"expected simulator mode {', '.join(map(repr, MODES))}, got {mode!r}")
+    return mode
+
+
+def search_tool(mode: str = "sft") -> SimulatedTool:
+    """The search simulator as a :class:`~zerosearch_gym.tools.SimulatedTool` (``mode``: one of MODES)."""
+    return SEARCH_TOOLS[check_mode(mode)]
 
 
 def search_call(request: SearchRequest) -> ToolCall:

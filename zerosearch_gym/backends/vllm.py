@@ -14,9 +14,9 @@ from ..llm.models import import_vllm
 from ..tools.core import Completion
 from .base import BackendError, SearchRequest, SearchResult
 from .simulator_prompts import (
-    MODES,
     SIMULATOR_MAX_NEW_TOKENS,
     SIMULATOR_TEMPERATURE,
+    check_mode,
     search_call,
     search_tool,
 )
@@ -34,8 +34,7 @@ class VLLMSimulatorBackend:
 
     def __init__(self, model: str, mode: str = "sft", max_new_tokens: int = SIMULATOR_MAX_NEW_TOKENS,
                  temperature: float = SIMULATOR_TEMPERATURE, top_p: float = 1.0, llm=None, **llm_kwargs):
-        if mode not in MODES:
-            raise ValueError(f"expected simulator mode 'sft' or 'prompt', got {mode!r}")
+        check_mode(mode)
         if not model and llm is None:
             raise ValueError("expected a model, e.g. vllm:sunhaonlp/Simulation_LLM_google_3B_V2, got none")
         vllm = import_vllm()
