@@ -11,14 +11,16 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass, field
 
 import gymnasium as gym
 import numpy as np
 
 from zerosearch_gym import UsageError, load_qa_dataset, make_backend  # importing registers ZeroSearch-v0
+from zerosearch_gym.backends import parse_spec
+from zerosearch_gym.curriculum import check_probability
 from zerosearch_gym.errors import hub_access
 
+from .episodes import Episode, play
 from .scripted import ScriptedPolicy
 
 REAL_ENGINES = ("bm25", "http-retriever")  # real search: the useful/noisy request does not change the results
@@ -45,21 +47,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.episodes < 1:
         raise UsageError(f"expected --episodes >= 1, got {args.episodes}")
-    if not 0 <= args.noise <= 1:
-        raise UsageError(f"expected --noise in [0, 1], got {args.noise}")
+    try:
+        check_probability(args.noise, "--noise")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if args.max_turns < 1:
         raise UsageError(f"expected --max-turns >= 1, got {args.max_turns}")
     return args
-
-
-@dataclass
-class Episode:
-    question: str
-    gold: tuple[str, ...]
-    lines: list[str] = field(default_factory=list)
-    marks: list[str] = field(default_factory=list)  # "useful" / "noisy", one per search
-    reward: float = 0.0
-    ended: str = ""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,42 +65,40 @@ def main(argv: list[str] | None = None) -> int:
     backend = make_backend(args.backend)
     envs = gym.make_vec("ZeroSearch-v0", num_envs=args.episodes, vectorization_mode="vector_entry_point",
                         backend=backend, dataset=examples, max_turns=args.max_turns, noise=args.noise)
-    episodes, warnings = play(envs, ScriptedPolicy(), args.seed)
+    episodes = play(envs, ScriptedActor(), seed=args.seed)
     envs.close()
-    real = args.backend.split(":")[0].split("?")[0] in REAL_ENGINES
+    real = parse_spec(args.backend).kind in REAL_ENGINES
     for i, ep in enumerate(episodes, 1):
-        print(f"\n===== episode {i}/{len(episodes)}: {ep.question}   (gold: {' | '.join(ep.gold)})")
-        print("\n".join(ep.lines))
-        print(f"----- reward {ep.reward:.3f}  ({ep.ended})")
-    print_summary(episodes, warnings, args.backend, real, time.perf_counter() - start)
+        print(f"\n===== episode {i}/{len(episodes)}: {ep.example.question}   "
+              f"(gold: {' | '.join(ep.example.golden_answers)})")
+        print("\n".join(lines(ep)))
+        ended = f"answered, F1 {ep.turns[-1]['f1']:.2f}" if ep.turns[-1]["terminated"] else "out of turns"
+        print(f"----- reward {ep.reward:.3f}  ({ended})")
+    print_summary(episodes, args.backend, real, time.perf_counter() - start)
     return 0
 
 
-def play(envs, policy: ScriptedPolicy, seed: int) -> tuple[list[Episode], list[str]]:
-    """Run one episode per sub-env to its end; the transcript lines, search marks and reward of each."""
-    obs, _ = envs.reset(seed=seed)
-    n = envs.num_envs
-    episodes = [Episode(env.example.question, tuple(env.example.golden_answers)) for env in envs.unwrapped.envs]
-    transcripts, active, warnings = list(obs), np.ones(n, dtype=bool), []
-    while active.any():
-        actions = [policy.act(t) if a else "" for t, a in zip(transcripts, active)]
-        obs, reward, terminated, truncated, infos = envs.unwrapped.step_active(actions, active)
-        for i in np.flatnonzero(active):
-            ep = episodes[i]
-            transcripts[i] += actions[i] + obs[i]
-            ep.lines.append(actions[i].strip())
-            if infos["action"][i] == "search":
-                ep.marks.append("noisy" if infos["noisy"][i] else "useful")
-                ep.lines.append(f"   search {len(ep.marks)}: [{ep.marks[-1]}] documents requested")
-                if infos["backend_warning"][i]:
-                    warnings.append(str(infos["backend_warning"][i]))
-            if obs[i].strip():
-                ep.lines.extend(_abridge(obs[i].strip()))
-            if terminated[i] or truncated[i]:
-                ep.reward = float(reward[i])
-                ep.ended = f"answered, F1 {infos['f1'][i]:.2f}" if terminated[i] else "out of turns"
-        active &= ~(terminated | truncated)
-    return episodes, warnings
+class ScriptedActor:
+    """The scripted policy as an actor of :func:`agents.episodes.play`: one turn from each transcript."""
+
+    def __init__(self):
+        self.policy = ScriptedPolicy()
+
+    def act(self, episodes: list[Episode], seed) -> list[str]:
+        return [self.policy.act(e.transcript) for e in episodes]
+
+
+def lines(e: Episode) -> list[str]:
+    """The transcript of one episode as the demo prints it: each turn, each search's mark, the documents."""
+    out, searches = [], 0
+    for turn, obs in zip(e.turns, e.observations):
+        out.append(turn["text"].strip())
+        if turn["action"] == "search":
+            searches += 1
+            out.append(f"   search {searches}: [{'noisy' if turn['noisy'] else 'useful'}] documents requested")
+        if obs.strip():
+            out.extend(_abridge(obs.strip()))
+    return out
 
 
 def _abridge(observation: str, width: int = 160) -> list[str]:
@@ -115,24 +107,31 @@ def _abridge(observation: str, width: int = 160) -> list[str]:
     return [line if len(line) <= width else line[: width - 1] + "…" for line in lines if line.strip()]
 
 
-def print_summary(episodes: list[Episode], warnings: list[str], backend: str, real: bool, seconds: float) -> None:
+def print_summary(episodes: list[Episode], backend: str, real: bool, seconds: float) -> None:
     rewards = [ep.reward for ep in episodes]
-    marks = [m for ep in episodes for m in ep.marks]
-    rewarded = sum(r > 0 for r in rewards)
+    searches = [t for ep in episodes for t in ep.turns if t["action"] == "search"]
+    marks = ["noisy" if t["noisy"] else "useful" for t in searches]
+    warnings = [t["backend_warning"] for t in searches if t["backend_warning"]]
     print("\n===== summary")
-    print(f"episodes     {len(episodes)} ({sum(ep.ended.startswith('answered') for ep in episodes)} answered), "
-          f"{rewarded} with a non-zero reward")
+    print(f"episodes     {len(episodes)} ({sum(ep.turns[-1]['terminated'] for ep in episodes)} answered), "
+          f"{sum(r > 0 for r in rewards)} with a non-zero reward")
     print(f"mean reward  {np.mean(rewards):.3f}   (per episode: {' '.join(f'{r:.2f}' for r in rewards)})")
     print(f"searches     {len(marks)}: {marks.count('useful')} useful, {marks.count('noisy')} noisy"
           + ("   (a real engine ignores the request: its results are the same)" if real else ""))
-    per_mark = {m: [ep.reward for ep in episodes if ep.marks and ep.marks[-1] == m] for m in ("useful", "noisy")}
-    if not real and per_mark["useful"] and per_mark["noisy"]:
-        print(f"reward after the last search: useful {np.mean(per_mark['useful']):.2f}, "
-              f"noisy {np.mean(per_mark['noisy']):.2f}")
+    last = {m: [ep.reward for ep in episodes if _last_mark(ep) == m] for m in ("useful", "noisy")}
+    if not real and last["useful"] and last["noisy"]:
+        print(f"reward after the last search: useful {np.mean(last['useful']):.2f}, "
+              f"noisy {np.mean(last['noisy']):.2f}")
     if warnings:
         print(f"simulator    {len(warnings)} of {len(marks)} outputs malformed (e.g. {warnings[0]})")
     print(f"backend      {backend}, {seconds:.0f} s")
     print("next         zerosearch train   (teach an LLM policy to search; zerosearch train --help)")
+
+
+def _last_mark(ep: Episode) -> str | None:
+    """"useful" or "noisy": the kind of the episode's last search (None without one)."""
+    marks = [t["noisy"] for t in ep.turns if t["action"] == "search"]
+    return ("noisy" if marks[-1] else "useful") if marks else None
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ def evaluation() -> dict:
     bm25 = make_backend("bm25")
     out, decoding = {}, Decoding(max_new_tokens=12, max_turns=2, batch_size=2)
     for name, policy in (("tiny", Policy(*tiny_model("llama", seed=2))), ("scripted", build_policy("scripted", decoding))):
-        result = evaluate_policy(policy, sets, bm25, decoding, seed=4, progress=False, log=lambda *a: None)
+        result = evaluate_policy(policy, sets, bm25, decoding, seed=4, progress=False)
         for metrics in result["sets"].values():
             metrics.pop("seconds", None)
         out[name] = result

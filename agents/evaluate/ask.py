@@ -11,6 +11,7 @@ import textwrap
 
 from zerosearch_gym import QAExample, make_backend
 
+from ..episodes import play
 from .cli import build_parser as eval_parser
 from .cli import decoding_from, fail, pick_device
 from .datasets import MAX_QUESTION_CHARS
@@ -32,8 +33,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .harness import run_batch
-
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     question = args.question.strip()
@@ -59,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
                               backend=backend, dataset=[example], max_turns=policy.max_turns,
                               top_k=decoding.top_k, noise=0.0)
     try:
-        (episode,) = run_batch(envs.unwrapped, policy, [example], "ask", args.seed)
+        (episode,) = play(envs, policy, [example], seed=args.seed, sample_seed=args.seed,
+                          options={"noise_probability": 0.0}, dataset="ask")
     finally:
         envs.close()
     print(transcript(episode, scored=bool(args.gold)))

@@ -118,8 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             "decoding": vars(decoding), "device": device}
     identity = {k: meta[k] for k in ("policy", "model", "backend")}
     results = evaluate_policy(policy, sets, backend, decoding, seed=args.seed, output_dir=args.output_dir,
-                              progress=not args.no_progress, identity=identity,
-                              log=lambda m: print(m, file=sys.stderr))
+                              progress=not args.no_progress, identity=identity)
     out = Path(args.output_dir)
     episodes = out / "episodes.jsonl"
     with open(episodes, "w", encoding="utf-8") as handle:  # all sets, for `zerosearch view`

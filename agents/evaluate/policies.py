@@ -2,16 +2,18 @@
 paper's baselines without search training (Direct, CoT, RAG).
 
 Every policy works on a batch of :class:`Episode` records: ``begin(episodes, backend)`` once per batch,
-``act(episodes, seed)`` -> one turn of text each, ``observe(episode, obs)`` with the env's reply.
+``act(episodes, seed)`` -> one turn of text each, ``observe(episode, obs)`` with the env's reply (the actor
+protocol of :func:`agents.episodes.play`; :class:`agents.episodes.Episode` is the record).
 ``max_turns`` is the env's search-turn limit for this policy (``0`` for baselines: one answer turn).
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from zerosearch_gym import QAExample, SearchRequest
+from zerosearch_gym import SearchRequest
+
+from ..episodes import Episode, TokenActor
 
 BASELINES = ("direct", "cot", "rag")
 KINDS = ("scripted", *BASELINES)
@@ -52,21 +54,6 @@ class Decoding:
             raise ValueError(f"expected --temperature >= 0 and 0 < --top-p <= 1, got {self.temperature}, "
                              f"{self.top_p}")
         return self
-
-
-@dataclass
-class Episode:
-    """One evaluation episode as the viewer and the report read it."""
-
-    example: QAExample
-    dataset: str
-    transcript: str = ""
-    ids: list[int] = field(default_factory=list)
-    turns: list[dict] = field(default_factory=list)
-    tokens: int = 0
-    retrievals: int = 0  # RAG's search, made by the policy outside the env
-    documents: list[str] = field(default_factory=list)
-    overflow: bool = False
 
 
 # ------------------------------------------------------------------------------------------ --policy specs
@@ -143,33 +130,14 @@ class ScriptedEval:
         pass
 
 
-class ModelEval:
+class ModelEval(TokenActor):
     """A policy LLM: the env's prompt as a chat message, one generated turn per step (exact sampled ids,
     observations tokenized on their own, as in training)."""
 
     def __init__(self, policy, decoding: Decoding, name: str = "model"):
-        self.policy, self.decoding, self.name = policy, decoding, name
-        self.max_turns = decoding.max_turns
+        super().__init__(policy, decoding)
+        self.decoding, self.name, self.max_turns = decoding, name, decoding.max_turns
         self.model = getattr(policy.model.config, "_name_or_path", "") or name
-
-    def begin(self, episodes: list[Episode], backend) -> None:
-        for e in episodes:
-            e.ids = list(self.policy.prompt_ids(e.transcript))
-
-    def act(self, episodes: list[Episode], seed: int) -> list[str]:
-        d = self.decoding
-        turns = self.policy.generate_turns([e.ids for e in episodes], d.max_new_tokens, d.temperature, d.top_p,
-                                           seed=seed)
-        for e, turn in zip(episodes, turns):
-            e.ids += turn.token_ids
-            e.tokens += len(turn.token_ids)
-        return [turn.text for turn in turns]
-
-    def observe(self, episode: Episode, obs: str) -> None:
-        ids, _ = self.policy.text_ids(obs, self.decoding.max_obs_tokens)
-        episode.ids += ids
-        if len(episode.ids) + self.decoding.max_new_tokens > self.decoding.max_seq_len:
-            episode.overflow = True
 
 
 class BaselineEval(ModelEval):
@@ -198,7 +166,7 @@ class BaselineEval(ModelEval):
             docs = "\n".join(f"Doc {i}: {d}" for i, d in enumerate(e.documents, 1)) or "No information available."
             prompt = PROMPTS[self.kind].format(question=_question(e.example.question), documents=docs)
             prefill, _ = self.policy.text_ids(PREFILL[self.kind])
-            e.ids = list(self.policy.prompt_ids(prompt)) + prefill
+            e.add_context(list(self.policy.prompt_ids(prompt)) + prefill)
             if self.kind == "rag":
                 e.turns.append({"action": "retrieve", "query": _question(e.example.question),
                                 "documents": e.documents, "noisy": False})
@@ -231,17 +199,3 @@ def build_policy(spec: str, decoding: Decoding, model: str = "", device: str = "
 def _question(question: str) -> str:
     question = question.strip()
     return question if question.endswith("?") else question + "?"
-
-
-_DOC = re.compile(r"Doc \d+: ")
-
-
-def split_documents(observation: str) -> list[str]:
-    """The documents of a search observation ("<information>Doc 1: …\\nDoc 2: …</information>").
-
-    >>> split_documents("\\n\\n<information>Doc 1: a b\\nDoc 2: c</information>\\n\\n")
-    ['a b', 'c']
-    """
-    inner = observation.split("<information>", 1)[-1].rsplit("</information>", 1)[0]
-    return [d.strip() for d in _DOC.split(inner) if d.strip()]
-

@@ -11,12 +11,13 @@ each process plays its own slice of the batch.
 """
 from __future__ import annotations
 
-import numpy as np
 from trl.models.utils import unwrap_model_for_generation
 
 from zerosearch_gym import ZeroSearchEnv, ZeroSearchVectorEnv, load_qa_dataset, make_backend
 from zerosearch_gym.llm import generate
 from zerosearch_gym.wrappers import STOP_STRINGS, check_stop_strings
+
+from ..episodes import Episode, play
 
 
 def f1_reward(completions, env_reward, **kwargs) -> list[float]:
@@ -69,43 +70,47 @@ class ZeroSearchRollout:
                              f"e.g. {unknown[0]!r}")
         tokenizer = trainer.processing_class
         check_stop_strings(tokenizer)
-        n = len(texts)
-        envs = ZeroSearchVectorEnv(num_envs=n, backend=self.backend, dataset=self.examples, **self.env_kwargs)
-        options = {"examples": [self._index[t] for t in texts], "curriculum_step": int(trainer.state.global_step)}
+        envs = ZeroSearchVectorEnv(num_envs=len(texts), backend=self.backend, dataset=self.examples, **self.env_kwargs)
+        options = {"curriculum_step": int(trainer.state.global_step)}
         if self.total_steps:
             options["total_steps"] = self.total_steps
-        envs.reset(options=options)
-        prompt_ids = [list(tokenizer.apply_chat_template([{"role": "user", "content": t}], add_generation_prompt=True,
-                                                         tokenize=True, return_dict=True)["input_ids"]) for t in texts]
-        completion = [[] for _ in range(n)]
-        env_mask = [[] for _ in range(n)]
-        rewards, searches = np.zeros(n), np.zeros(n, dtype=int)
-        active = np.ones(n, dtype=bool)
         with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator,
                                          gradient_checkpointing_kwargs=trainer.args.gradient_checkpointing_kwargs) as model:
-            while active.any():
-                running = np.flatnonzero(active)
-                turns = generate(model, tokenizer, [prompt_ids[i] + completion[i] for i in running],
-                                 max_new_tokens=self.max_new_tokens, temperature=self.temperature,
-                                 stop_strings=STOP_STRINGS, engine="hf")
-                actions = [""] * n
-                for i, turn in zip(running, turns):
-                    actions[i] = turn.text
-                    completion[i] += turn.token_ids
-                    env_mask[i] += [1] * len(turn.token_ids)
-                obs, reward, terminated, truncated, info = envs.step_active(actions, active)
-                for i in running:
-                    rewards[i] += reward[i]
-                    searches[i] = info["searches"][i]
-                    if terminated[i] or truncated[i]:
-                        active[i] = False
-                    elif obs[i]:
-                        ids = tokenizer.encode(obs[i], add_special_tokens=False)[: self.max_obs_tokens]
-                        completion[i] += ids
-                        env_mask[i] += [0] * len(ids)
+            actor = _Actor(model, tokenizer, self.max_new_tokens, self.max_obs_tokens, self.temperature)
+            episodes = play(envs, actor, [self.examples[self._index[t]] for t in texts], options=options)
         self.backend_calls += envs.backend_calls
         envs.close()
-        self.episodes += n
-        self.searches += int(searches.sum())
-        return {"prompt_ids": prompt_ids, "completion_ids": completion, "logprobs": None, "env_mask": env_mask,
-                "env_reward": rewards.tolist(), "searches": searches.tolist()}
+        searches = [e.record()["searches"] for e in episodes]
+        self.episodes += len(episodes)
+        self.searches += sum(searches)
+        starts = [e.spans[0][0] if e.spans else len(e.ids) for e in episodes]  # where the completion begins
+        return {"prompt_ids": [e.ids[:s] for e, s in zip(episodes, starts)],
+                "completion_ids": [e.ids[s:] for e, s in zip(episodes, starts)], "logprobs": None,
+                "env_mask": [e.mask[s:] for e, s in zip(episodes, starts)],
+                "env_reward": [e.reward for e in episodes], "searches": searches}
+
+
+class _Actor:
+    """The trainer's model as an actor of :func:`agents.episodes.play`: the prompt through the chat template,
+    each turn generated up to a stop tag, observations tokenized on their own (env_mask 0)."""
+
+    def __init__(self, model, tokenizer, max_new_tokens: int, max_obs_tokens: int, temperature: float):
+        self.model, self.tokenizer = model, tokenizer
+        self.max_new_tokens, self.max_obs_tokens, self.temperature = max_new_tokens, max_obs_tokens, temperature
+
+    def begin(self, episodes: list[Episode], backend) -> None:
+        for e in episodes:
+            e.add_context(list(self.tokenizer.apply_chat_template([{"role": "user", "content": e.transcript}],
+                                                                  add_generation_prompt=True, tokenize=True,
+                                                                  return_dict=True)["input_ids"]))
+
+    def act(self, episodes: list[Episode], seed) -> list[str]:
+        turns = generate(self.model, self.tokenizer, [e.ids for e in episodes], max_new_tokens=self.max_new_tokens,
+                         temperature=self.temperature, stop_strings=STOP_STRINGS, engine="hf")
+        for e, turn in zip(episodes, turns):
+            e.add_turn(turn.token_ids)
+        return [turn.text for turn in turns]
+
+    def observe(self, episode: Episode, obs: str) -> None:
+        if obs:
+            episode.add_context(self.tokenizer.encode(obs, add_special_tokens=False)[: self.max_obs_tokens])
