@@ -148,7 +148,9 @@ def test_a_search_policy_model_is_greedy_and_deterministic(bm25, tiny):
     a = evaluate_policy(tiny, sets, bm25, decoding, progress=False)  # the trainer's Policy object
     b = evaluate_policy(tiny, sets, bm25, decoding, progress=False)
     row = a["sets"]["sample:in-wiki"]
-    assert row["tokens"] > 0 and row["n"] == 3
+    # a random tiny model writes no valid action: two turns (1 search turn + the answer turn) of exactly
+    # max_new_tokens each, both invalid, and every episode ends truncated
+    assert (row["n"], row["tokens"], row["valid_action_rate"], row["truncated"], row["f1"]) == (3, 10.0, 0.0, 1.0, 0.0)
     assert {k: v for k, v in row.items() if k != "seconds"} == {k: v for k, v in b["sets"]["sample:in-wiki"].items()
                                                               if k != "seconds"}
 
