@@ -5,6 +5,7 @@ of ``m``; ablations use a fixed ``p`` or a uniformly random one.
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,9 +38,7 @@ class NoiseSchedule:
         if self.kind not in KINDS:
             raise ValueError(f"expected schedule kind in {KINDS}, got {self.kind!r}")
         for name in ("p_start", "p_end"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"expected {name} in [0, 1], got {value}")
+            check_probability(getattr(self, name), name)
         if self.total_steps < 1:
             raise ValueError(f"expected total_steps >= 1, got {self.total_steps}")
         if self.base <= 0 or self.base == 1:
@@ -69,8 +68,18 @@ def as_schedule(noise: "NoiseSchedule | float | None") -> NoiseSchedule:
     return NoiseSchedule.fixed(check_probability(noise))
 
 
-def check_probability(p) -> float:
-    """``p`` as a float in [0, 1], or a clear error."""
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating)) or not 0.0 <= float(p) <= 1.0:
-        raise ValueError(f"expected a noise probability in [0, 1], got {p!r}")
-    return float(p)
+def check_probability(value, name: str = "a noise probability") -> float:
+    """``value`` as a float in [0, 1]; anything else (a bool, a non-number, NaN) is a ValueError that names it.
+
+    The one check of a probability: the env's noise arguments, :class:`NoiseSchedule`, and the commands' options.
+
+    >>> check_probability(1), check_probability(0.25, "--noise")
+    (1.0, 0.25)
+    >>> check_probability(2.0, "--noise")
+    Traceback (most recent call last):
+    ...
+    ValueError: expected --noise in [0, 1], got 2.0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"expected {name} in [0, 1], got {value!r}")
+    return float(value)

@@ -2,26 +2,23 @@
 
 import dataclasses
 import time
-from typing import Any, Sequence
-
-import gymnasium as gym
-import numpy as np
+from typing import Sequence
 
 from . import protocol
 from .backends.base import SearchBackend, SearchRequest, SearchResult, make_backend, search_batch
-from .curriculum import NoiseSchedule, as_schedule, check_probability
+from .curriculum import NoiseSchedule, as_schedule
 from .data import QAExample, load_qa_dataset
 from .reward import answer_scores
-from .spaces import UnicodeText
+from .tool_env import ToolEnv
 from .turn import PendingTurn, search_observation
 
 FORMAT_SCORE = 0.2  # Search-R1's score for a well-formed trajectory with a wrong answer
 MALFORMED_SCORE = 0.1  # ... and for one with an answer but some invalid turn
 _NO_SCORES = {"f1": 0.0, "em": 0.0, "cover_em": 0.0}
-_RESET_OPTIONS = frozenset(("example", "noise_probability", "curriculum_step", "total_steps"))
+_NO_CALL = ("", "", False, False, False, 0.0)  # the search info of a turn that did not search
 
 
-class ZeroSearchEnv(gym.Env):
+class ZeroSearchEnv(ToolEnv):
     """Answer a question, searching as often as needed: ZeroSearch's multi-turn text environment.
 
     Each episode is one question. ``reset`` returns the ZeroSearch policy prompt holding the question.
@@ -101,6 +98,9 @@ class ZeroSearchEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
+    tool = "search"
+    invalid_message = protocol.INVALID_ACTION_MESSAGE
+    reset_options = ("example", "noise_probability", "curriculum_step", "total_steps")
 
     def __init__(
         self,
@@ -118,24 +118,18 @@ class ZeroSearchEnv(gym.Env):
         debug: bool = False,
         redact_noisy_answers: bool = False,
     ):
-        if not isinstance(max_turns, int) or max_turns < 0:
-            raise ValueError(f"expected max_turns to be an int >= 0, got {max_turns!r}")
+        super().__init__(max_turns, max_action_chars, max(max_obs_chars, 20_000), debug)
         if not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f"expected top_k to be an int >= 1, got {top_k!r}")
         if render_mode not in (None, "ansi"):
             raise ValueError(f"expected render_mode None or 'ansi', got {render_mode!r}")
         self.backend = build_backend(backend, cache)
         self.examples = load_qa_dataset(dataset)
-        self.max_turns, self.top_k = max_turns, top_k
+        self.top_k, self.max_obs_chars = top_k, max_obs_chars
         self.schedule = as_schedule(noise)
         self.curriculum_step = curriculum_step
-        self.format_reward, self.debug, self.render_mode = format_reward, debug, render_mode
+        self.format_reward, self.render_mode = format_reward, render_mode
         self.redact_noisy_answers = bool(redact_noisy_answers)
-        self.max_action_chars, self.max_obs_chars = max_action_chars, max_obs_chars
-        self.action_space = UnicodeText(max_action_chars)
-        self.observation_space = UnicodeText(max(max_obs_chars, 20_000))
-        self._example: QAExample | None = None
-        self._done = True
 
     # -- curriculum -------------------------------------------------------------------------------------------
     def set_curriculum_step(self, step: int, total_steps: int | None = None) -> None:
@@ -149,114 +143,68 @@ class ZeroSearchEnv(gym.Env):
         if total_steps is not None:
             self.schedule = dataclasses.replace(self.schedule, total_steps=int(total_steps))
 
-    # -- gymnasium API ----------------------------------------------------------------------------------------
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        options = options or {}
-        unknown = options.keys() - _RESET_OPTIONS
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; expected example, noise_probability, "
-                             "curriculum_step, total_steps")
-        self._example = pick_example(self.examples, options.get("example"), self.np_random)
-        if "curriculum_step" in options or "total_steps" in options:
-            self.set_curriculum_step(options.get("curriculum_step", self.curriculum_step), options.get("total_steps"))
-        if options.get("noise_probability") is not None:
-            self._p = check_probability(options["noise_probability"])
-        else:
-            self._p = self.schedule(self.curriculum_step, self.np_random)
-        self._turn, self._searches, self._invalid_turns, self._done = 0, 0, 0, False
-        prompt = protocol.policy_prompt(self._example.question)
-        self._transcript = [prompt] if self.render_mode == "ansi" else []
-        return prompt, self._base_info()
-
-    def step(self, action: str):
-        pending = self.begin_step(action)
-        result = search_batch(self.backend, [pending.request])[0] if pending.request is not None else None
-        return self.finish_step(pending, result)
-
     def render(self) -> str | None:
         if self.render_mode == "ansi":
             return "".join(getattr(self, "_transcript", []))
         return None
 
-    # -- the two halves of a step: the batched-step protocol (see zerosearch_gym.turn) ------------------------
-    def begin_step(self, action: str) -> PendingTurn:
-        """Parse one turn and say which search it needs (``pending.request``, ``None`` when none).
+    # -- what search adds to the tool-env state machine (zerosearch_gym.tool_env) ------------------------------
+    def _prompt(self, example: QAExample) -> str:
+        return protocol.policy_prompt(example.question)
 
-        Changes nothing but the env's random generator (the noisy draw and the request's seed); the episode
-        moves on in :meth:`finish_step`. ``step(action)`` is ``finish_step(begin_step(action), result)``.
-        """
-        if self._done:
-            raise RuntimeError("call reset() before step()" if self._example is None
-                               else "the episode has ended; call reset() before step()")
-        cut_action = False
-        if isinstance(action, str) and len(action) > self.max_action_chars:
-            action, cut_action = protocol.cut(action, self.max_action_chars)
-        parsed = protocol.parse_action(action)
-        turn, request, noisy = self._turn + 1, None, False
-        if parsed.kind == "search" and turn <= self.max_turns:
-            bits = self.np_random.bit_generator.random_raw()  # one 64-bit draw: the noisy coin and the seed
-            noisy = (bits >> 32) * 2.0**-32 < self._p
-            request = SearchRequest(query=parsed.content, question=self._example.question,
-                                    answers=self._example.golden_answers, useful=not noisy, top_k=self.top_k,
-                                    seed=bits & 0x7FFFFFFF)
-        if self.render_mode == "ansi":
-            self._transcript.append(action if isinstance(action, str) else repr(action))
-        info = {"action": parsed.kind, "query": parsed.content if request is not None else "", "noisy": noisy,
+    def _noise_probability(self, options: dict) -> float:
+        if "curriculum_step" in options or "total_steps" in options:
+            self.set_curriculum_step(options.get("curriculum_step", self.curriculum_step), options.get("total_steps"))
+        return super()._noise_probability(options)
+
+    def _default_noise(self) -> float:
+        return self.schedule(self.curriculum_step, self.np_random)
+
+    def _parse(self, action: str) -> protocol.Action:
+        return protocol.parse_action(action)
+
+    def _request(self, content: str, noisy: bool, seed: int) -> SearchRequest:
+        return SearchRequest(query=content, question=self._example.question, answers=self._example.golden_answers,
+                             useful=not noisy, top_k=self.top_k, seed=seed)
+
+    def _call(self, request: SearchRequest) -> SearchResult:
+        return search_batch(self.backend, [request])[0]
+
+    def _observe(self, result: SearchResult | None, pending: PendingTurn) -> tuple[str, tuple]:
+        obs, error, warning, cache_hit, cut_obs, in_docs = search_observation(
+            result, self._example.golden_answers, self.top_k, self.max_obs_chars,
+            redact=self.redact_noisy_answers and pending.info["noisy"])
+        return obs, (error, warning, cut_obs, cache_hit, in_docs, time.perf_counter() - pending.start)
+
+    def _score(self, answer: str) -> tuple[float, dict]:
+        scores = answer_scores(answer, self._example.golden_answers)
+        reward = scores["f1"]
+        if self.format_reward and reward == 0.0:
+            reward = FORMAT_SCORE if self._invalid_turns == 0 else MALFORMED_SCORE
+        return reward, scores
+
+    def _begin_info(self, parsed: protocol.Action, request: SearchRequest | None, noisy: bool, cut_action: bool
+                   ) -> dict:
+        return {"action": parsed.kind, "query": parsed.content if request is not None else "", "noisy": noisy,
                 "invalid_reason": parsed.reason, "action_truncated": cut_action}
-        return PendingTurn(parsed, request, info, time.perf_counter(), turn)
 
-    def finish_step(self, pending: PendingTurn, result: SearchResult | None = None):
-        """Finish the turn ``pending`` with its search ``result`` (documents or a :class:`BackendError`; ``None``
-        when ``pending.request`` is ``None``); returns ``step``'s ``(obs, reward, terminated, truncated, info)``."""
-        if self._done or pending.turn != self._turn + 1:
-            raise RuntimeError(f"expected the pending turn {self._turn + 1} of this episode from begin_step(), "
-                               f"got turn {pending.turn}" + (" of an ended episode" if self._done else ""))
-        self._turn = turn = pending.turn
-        kind = pending.action.kind
-        obs, reward, terminated, truncated = "", 0.0, False, False
-        scores = _NO_SCORES
-        error, warning, cache_hit, cut_obs, in_docs, latency = "", "", False, False, False, 0.0
-        if kind == "answer":
-            terminated = True
-            scores = answer_scores(pending.action.content, self._example.golden_answers)
-            reward = scores["f1"]
-            if self.format_reward and reward == 0.0:
-                reward = FORMAT_SCORE if self._invalid_turns == 0 else MALFORMED_SCORE
-        elif turn > self.max_turns:
-            truncated = True
-        elif kind == "search":
-            self._searches += 1
-            obs, error, warning, cache_hit, cut_obs, in_docs = search_observation(
-                result, self._example.golden_answers, self.top_k, self.max_obs_chars,
-                redact=self.redact_noisy_answers and pending.info["noisy"])
-            latency = time.perf_counter() - pending.start
-        else:
-            self._invalid_turns += 1
-            obs = protocol.INVALID_ACTION_MESSAGE
-        self._done = terminated or truncated
-        if self.render_mode == "ansi":
-            self._transcript.append(obs)
-        info = {**pending.info, "backend_error": error, "backend_warning": warning,
-                "observation_truncated": cut_obs, "cache_hit": cache_hit, "answer_in_documents": in_docs, **scores, "backend_latency_s": latency,
-                "question_id": self._example.id, "data_source": self._example.data_source,
-                "noise_probability": self._p, "searches": self._searches, "turn": turn}
-        if self.debug:
-            info["golden_answers"] = list(self._example.golden_answers)
-        return obs, float(reward), terminated, truncated, info
-
-    # -- helpers ----------------------------------------------------------------------------------------------
-    def _base_info(self) -> dict:
+    def _reset_info(self) -> dict:
         info = {"question_id": self._example.id, "data_source": self._example.data_source,
                 "noise_probability": self._p}
         if self.debug:
             info["golden_answers"] = list(self._example.golden_answers)
         return info
 
-    @property
-    def example(self) -> QAExample | None:
-        """The question of the current episode."""
-        return self._example
+    def _finish_info(self, pending: PendingTurn, reward: float, scores: dict | None, call: tuple | None) -> dict:
+        error, warning, cut_obs, cache_hit, in_docs, latency = call or _NO_CALL
+        info = {**pending.info, "backend_error": error, "backend_warning": warning,
+                "observation_truncated": cut_obs, "cache_hit": cache_hit, "answer_in_documents": in_docs,
+                **(scores or _NO_SCORES), "backend_latency_s": latency,
+                "question_id": self._example.id, "data_source": self._example.data_source,
+                "noise_probability": self._p, "searches": self._calls, "turn": self._turn}
+        if self.debug:
+            info["golden_answers"] = list(self._example.golden_answers)
+        return info
 
 
 def build_backend(backend: str | SearchBackend | None, cache: bool | str = False) -> SearchBackend:
@@ -268,16 +216,3 @@ def build_backend(backend: str | SearchBackend | None, cache: bool | str = False
         if not isinstance(backend, CachedBackend):
             backend = CachedBackend(backend, path=None if cache is True else str(cache))
     return backend
-
-
-def pick_example(examples: Sequence[QAExample], choice: Any, np_random: np.random.Generator) -> QAExample:
-    """The episode's example from ``options["example"]``: None draws one with ``np_random``, an int indexes
-    ``examples``, a :class:`QAExample` is used as given; anything else is a ValueError."""
-    if choice is None:
-        return examples[np_random.bit_generator.random_raw() % len(examples)]
-    if isinstance(choice, QAExample):
-        return choice
-    if isinstance(choice, (int, np.integer)) and 0 <= choice < len(examples):
-        return examples[int(choice)]
-    raise ValueError(f"expected options['example'] to be a QAExample or an index in [0, {len(examples)}), "
-                     f"got {choice!r}")

@@ -154,7 +154,13 @@ def cut(text: str, max_chars: int) -> tuple[str, bool]:
 
 
 def format_documents(documents: Sequence[str]) -> str:
-    """Number the documents as ZeroSearch shows them: "Doc 1: …\\nDoc 2: …"."""
+    """Number the documents as ZeroSearch shows them: "Doc 1: …\\nDoc 2: …" (the one formatter of documents).
+
+    >>> format_documents(["Paris is in France.", "Lyon"])
+    'Doc 1: Paris is in France.\\nDoc 2: Lyon'
+    >>> format_documents([])
+    ''
+    """
     if len(documents) > len(_DOC_PREFIXES):
         return "\n".join(f"Doc {i}: {doc}" for i, doc in enumerate(documents, 1))
     return "\n".join(map(str.__add__, _DOC_PREFIXES, documents))

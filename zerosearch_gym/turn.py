@@ -17,8 +17,9 @@ The env keeps no hidden state between the halves: everything ``finish_step`` nee
 
 from dataclasses import dataclass
 
-from .backends.base import BackendError, SearchRequest, SearchResult
+from .backends.base import SearchRequest
 from .protocol import Action, information_observation
+from .results import BackendError, SearchResult
 from .reward import answer_in_text, redact_answer
 
 
@@ -28,8 +29,9 @@ class PendingTurn:
 
     Attributes:
         action: the parsed turn (``kind`` "search" / "answer" / "invalid", ``content``, ``reason``).
-        request: the search to send, or ``None`` when the turn needs none (an answer, an invalid turn, or a
-            search on the final turn, which only truncates the episode).
+        request: the search to send (a :class:`ToolCall` in a tool env such as the calculator's), or ``None``
+            when the turn needs none (an answer, an invalid turn, or a search on the final turn, which only
+            truncates the episode).
         info: the step's info known before the search (``action``, ``query``, ``noisy``, ``invalid_reason``,
             ``action_truncated``).
         start: ``time.perf_counter()`` when the turn was parsed (the step's ``backend_latency_s`` counts from it).

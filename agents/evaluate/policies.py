@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zerosearch_gym import SearchRequest
+from zerosearch_gym.protocol import NO_INFORMATION, format_documents
 
 from ..episodes import Episode, TokenActor
 
@@ -163,7 +164,7 @@ class BaselineEval(ModelEval):
             for e, docs in zip(episodes, results):
                 e.documents, e.retrievals = [d for d in list(docs)[: self.decoding.top_k]], 1
         for e in episodes:
-            docs = "\n".join(f"Doc {i}: {d}" for i, d in enumerate(e.documents, 1)) or "No information available."
+            docs = format_documents(e.documents) or NO_INFORMATION
             prompt = PROMPTS[self.kind].format(question=_question(e.example.question), documents=docs)
             prefill, _ = self.policy.text_ids(PREFILL[self.kind])
             e.add_context(list(self.policy.prompt_ids(prompt)) + prefill)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from zerosearch_gym.backends import SearchRequest
 from zerosearch_gym.backends.simulator_prompts import simulator_prompt
+from zerosearch_gym.protocol import format_documents
 
 LABELS = ("useful", "noisy")
 FIELDS = ("prompt", "target", "label", "query", "question", "answers", "provenance", "mode")
@@ -30,7 +31,7 @@ def make_row(query: str, question: str, answers, documents, label: str, provenan
     if label not in LABELS:
         raise ValueError(f"expected label 'useful' or 'noisy', got {label!r}")
     request = SearchRequest(query, question, tuple(answers), useful=label == "useful", top_k=len(documents))
-    target = "\n".join(f"Doc {i}: {' '.join(str(d).split())}" for i, d in enumerate(documents, 1))
+    target = format_documents([" ".join(str(d).split()) for d in documents])
     return {"prompt": simulator_prompt(request, mode), "target": target, "label": label, "query": query,
             "question": question, "answers": list(answers), "provenance": provenance, "mode": mode}
 

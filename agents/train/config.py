@@ -133,13 +133,16 @@ class TrainConfig:
                 raise ValueError(f"expected 0 <= --{name.replace('_', '-')} < 1, got {getattr(self, name)}")
         if self.lora_rank < 0 or self.tis_cap < 0:
             raise ValueError(f"expected --lora-rank >= 0 and --tis-cap >= 0, got {self.lora_rank}, {self.tis_cap}")
-        from zerosearch_gym.curriculum import KINDS
+        from zerosearch_gym.curriculum import KINDS, check_probability
 
         if self.noise_kind not in KINDS:
             raise ValueError(f"expected --noise-kind in {', '.join(KINDS)}, got {self.noise_kind!r}")
-        if not (0.0 <= self.noise_start <= 1.0 and 0.0 <= self.noise_end <= 1.0):
+        try:
+            for p in (self.noise_start, self.noise_end):
+                check_probability(p)
+        except ValueError:
             raise ValueError(f"expected --noise-start and --noise-end in [0, 1], got {self.noise_start}, "
-                             f"{self.noise_end}")
+                             f"{self.noise_end}") from None
         from zerosearch_gym.backends.registry import parse_spec
 
         parse_spec(self.backend)  # an unknown kind or option fails here, before any model loads

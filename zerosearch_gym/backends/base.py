@@ -7,7 +7,9 @@ turns it into ``info["backend_error"]`` and a "No information available." observ
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence, Union, runtime_checkable
+from typing import Protocol, Sequence, runtime_checkable
+
+from ..results import BackendError, Documents, SearchResult  # noqa: F401  (the backends' public names)
 
 
 @dataclass(frozen=True)
@@ -24,30 +26,6 @@ class SearchRequest:
     useful: bool
     top_k: int = 5
     seed: int | None = None
-
-
-@dataclass(frozen=True)
-class BackendError:
-    """Stands in for the documents of a request the backend could not answer."""
-
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class Documents(list):
-    """A list of documents that also says what was wrong with the output it came from (``malformed``), e.g.
-    a simulator that wrote three documents instead of five. The env reports it as ``info["backend_warning"]``."""
-
-    def __init__(self, documents=(), malformed: str | None = None, cached: bool = False):
-        super().__init__(documents)
-        self.malformed = malformed
-        self.cached = cached  # served from a result cache
-
-
-# What a backend returns for one request: its documents, or the reason it has none.
-SearchResult = Union[list[str], BackendError]
 
 
 @runtime_checkable

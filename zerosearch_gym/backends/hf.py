@@ -21,7 +21,7 @@ import sys
 import time
 from typing import Sequence
 
-from ..tools.core import Completion
+from ..results import Completion
 from ._adapter import SHIPPED_ADAPTER, adapter_mode
 from .base import SearchRequest, SearchResult
 from .simulator_prompts import (

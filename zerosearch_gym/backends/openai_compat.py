@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from ..tools.core import Completion
+from ..results import Completion
 from ._http import AsyncHTTPBackend, Deadline, RequestFailed, RetryPolicy, encode_json, parse_urls, post_json
 from .base import BackendError, SearchRequest, SearchResult
 from .simulator_prompts import (

@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 
 from ..llm.models import import_vllm
-from ..tools.core import Completion
+from ..results import Completion
 from .base import BackendError, SearchRequest, SearchResult
 from .simulator_prompts import (
     SIMULATOR_MAX_NEW_TOKENS,

@@ -44,9 +44,10 @@ def _rotate(x, cos, sin):
     return x * cos + torch.cat([-x[..., half:], x[..., :half]], -1) * sin
 
 
-def _layer(x, w, cos, sin, k_cache, v_cache, slots, mask, nh: int, nkv: int, hd: int, eps: float):
-    """One decoder layer on ``x`` (B, S, hidden): writes K/V of the S new tokens at cache ``slots`` and attends
-    over the first ``mask.shape[-1]`` cache slots (``mask``: B, 1, S, W, True = may attend)."""
+def _layer(x, w, rope, kv, slots, mask, dims: tuple[int, int, int, float]):
+    """One decoder layer on ``x`` (B, S, hidden): writes K/V of the S new tokens into ``kv`` (K and V caches) at
+    ``slots``, attends over cache slots [0, W) (``mask``: B, 1, S, W, True = may attend); ``rope`` = (cos, sin)."""
+    (cos, sin), (k_cache, v_cache), (nh, nkv, hd, eps) = rope, kv, dims
     B, S, _ = x.shape
     q, k, v = F.linear(_rms(x, w["n1"], eps), w["qkv"], w["qkv_b"]).split([nh * hd, nkv * hd, nkv * hd], -1)
     q = _rotate(q.view(B, S, nh, hd).transpose(1, 2), cos, sin)
@@ -166,7 +167,7 @@ class DecodeEngine:
 
     def _layers(self, x, s: _Slot, cos, sin, slots, mask, fn):
         for i, w in enumerate(self.layers):
-            x = fn(x, w, cos, sin, s.k[i], s.v[i], slots, mask, self.nh, self.nkv, self.hd, self.eps)
+            x = fn(x, w, (cos, sin), (s.k[i], s.v[i]), slots, mask, (self.nh, self.nkv, self.hd, self.eps))
         return F.linear(_rms(x[:, -1], self.norm, self.eps), self.lm_head).float()
 
     # ------------------------------------------------------------------ steps
@@ -259,10 +260,8 @@ class DecodeEngine:
         """Host-side check after ``t`` tokens: mark rows done by EOS or ``stopped``; True when all are done."""
         done = s.done[: len(finished)].tolist()
         live = [i for i, f in enumerate(finished) if not f and not done[i]]
-        hits = []
-        if stopped is not None and live:
-            flags = stopped(s.out_tok[live, :t].tolist())
-            hits = [i for i, flag in zip(live, flags) if flag]
+        flags = stopped(s.out_tok[live, :t].tolist()) if stopped is not None and live else []
+        hits = [i for i, flag in zip(live, flags) if flag]
         if hits:
             s.done[torch.tensor(hits, device=self.device)] = True
         finished[:] = [f or d or i in hits for i, (f, d) in enumerate(zip(finished, done))]

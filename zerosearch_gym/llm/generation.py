@@ -35,6 +35,23 @@ class Generation:
     finish_reason: str  # "stop" (stop string), "eos" or "length"
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """How :func:`generate` samples: its keyword arguments, as one record for the two generation paths."""
+
+    max_new_tokens: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop_strings: tuple[str, ...] = ()
+    seed: int | Sequence[int | None] | None = None  # one int, or one seed per prompt
+    return_logprobs: bool = False
+
+    @property
+    def per_row(self) -> bool:
+        """One seed per prompt: each row samples from its own generator."""
+        return self.seed is not None and not isinstance(self.seed, int)
+
+
 def generate(model, tokenizer, prompts: list[list[int]], *, max_new_tokens: int, temperature: float = 1.0,
              top_p: float = 1.0, stop_strings: Sequence[str] = (), seed: int | Sequence[int | None] | None = None,
              return_logprobs: bool = False, engine: str = "auto") -> list[Generation]:
@@ -47,30 +64,29 @@ def generate(model, tokenizer, prompts: list[list[int]], *, max_new_tokens: int,
     so a row's text does not depend on its batch mates (transformers path). ``engine``: "auto", "fast" or
     "hf" (see the module docstring).
     """
-    _check_args(prompts, max_new_tokens, temperature, top_p, engine)
+    sampling = Sampling(max_new_tokens, temperature, top_p, tuple(stop_strings), seed, return_logprobs)
+    _check_args(prompts, sampling, engine)
     if not prompts:
         return []
-    per_row = seed is not None and not isinstance(seed, int)
-    if per_row and len(seed) != len(prompts):
+    if sampling.per_row and len(seed) != len(prompts):
         raise ValueError(f"expected one seed per prompt, got {len(seed)} seeds for {len(prompts)} prompts")
-    args = (tokenizer, prompts, max_new_tokens, temperature, top_p, tuple(stop_strings), seed, return_logprobs)
-    if per_row:
+    if sampling.per_row:
         if engine == "fast":
             raise ValueError("expected one int seed with engine='fast', got a list; use engine='hf' or 'auto'")
-        return _hf_generate(model, *args)
+        return _hf_generate(model, tokenizer, prompts, sampling)
     if engine == "fast":
         if not supports_fast_engine(model):
             raise ValueError(f"expected a model of type {SUPPORTED_MODEL_TYPES} with silu MLP for engine='fast', "
                              f"got {getattr(model.config, 'model_type', type(model).__name__)!r}; use engine='hf'")
-        return _fast_generate(model, *args)
+        return _fast_generate(model, tokenizer, prompts, sampling)
     if engine == "auto" and _auto_fast(model):
         try:
-            return _fast_generate(model, *args)
+            return _fast_generate(model, tokenizer, prompts, sampling)
         except Exception as exc:  # e.g. a compile or graph-capture failure: stay correct, just slower
             _FAST_FAILED.add(model)
             warnings.warn(f"generate: the fast decode engine failed for this model ({type(exc).__name__}: {exc}); "
                           "using transformers generate from now on", RuntimeWarning, stacklevel=2)
-    return _hf_generate(model, *args)
+    return _hf_generate(model, tokenizer, prompts, sampling)
 
 
 _FAST_FAILED: weakref.WeakSet = weakref.WeakSet()
@@ -92,32 +108,32 @@ def engine_for(model) -> DecodeEngine:
     return engine
 
 
-def _fast_generate(model, tokenizer, prompts, max_new_tokens, temperature, top_p, stop_strings, seed,
-                   return_logprobs) -> list[Generation]:
-    eos = eos_ids(model, tokenizer)
+def _fast_generate(model, tokenizer, prompts, sampling: Sampling) -> list[Generation]:
+    eos, stop_strings = eos_ids(model, tokenizer), sampling.stop_strings
 
     def stopped(rows: list[list[int]]) -> list[bool]:
         return [any(s in text for s in stop_strings) for text in tokenizer.batch_decode(rows, skip_special_tokens=True)]
 
-    toks, lps = engine_for(model).generate(prompts, max_new_tokens=max_new_tokens, temperature=temperature,
-                                           top_p=top_p, eos_ids=eos, pad_id=pad_id(tokenizer, eos), seed=seed,
+    toks, lps = engine_for(model).generate(prompts, max_new_tokens=sampling.max_new_tokens,
+                                           temperature=sampling.temperature, top_p=sampling.top_p, eos_ids=eos,
+                                           pad_id=pad_id(tokenizer, eos), seed=sampling.seed,
                                            stopped=stopped if stop_strings else None)
-    return [finish(tokenizer, t, lp if return_logprobs else None, eos, stop_strings, max_new_tokens)
-            for t, lp in zip(toks, lps)]
+    return [finish(tokenizer, t, lp if sampling.return_logprobs else None, eos, stop_strings,
+                   sampling.max_new_tokens) for t, lp in zip(toks, lps)]
 
 
-def _check_args(prompts, max_new_tokens, temperature, top_p, engine) -> None:
+def _check_args(prompts, sampling: Sampling, engine: str) -> None:
     if isinstance(prompts, (str, bytes)) or (prompts and not isinstance(prompts[0], (list, tuple))):
         raise TypeError(f"expected prompts as a list of token-id lists, got {type(prompts).__name__} "
                         f"of {type(prompts[0]).__name__ if prompts else '?'}; tokenize the texts first")
     if any(len(p) == 0 for p in prompts):
         raise ValueError("expected every prompt to hold at least one token id, got an empty prompt")
-    if max_new_tokens < 1:
-        raise ValueError(f"expected max_new_tokens >= 1, got {max_new_tokens}")
-    if temperature < 0:
-        raise ValueError(f"expected temperature >= 0 (0 = greedy), got {temperature}")
-    if not 0 < top_p <= 1:
-        raise ValueError(f"expected 0 < top_p <= 1, got {top_p}")
+    if sampling.max_new_tokens < 1:
+        raise ValueError(f"expected max_new_tokens >= 1, got {sampling.max_new_tokens}")
+    if sampling.temperature < 0:
+        raise ValueError(f"expected temperature >= 0 (0 = greedy), got {sampling.temperature}")
+    if not 0 < sampling.top_p <= 1:
+        raise ValueError(f"expected 0 < top_p <= 1, got {sampling.top_p}")
     if engine not in ("auto", "fast", "hf"):
         raise ValueError(f"expected engine 'auto', 'fast' or 'hf', got {engine!r}")
 
@@ -182,38 +198,45 @@ def stop_cut(tokenizer, ids: list[int], stop_strings: tuple[str, ...]) -> int | 
 
 # ------------------------------------------------------------------------------------ transformers path
 @torch.no_grad()
-def _hf_generate(model, tokenizer, prompts, max_new_tokens, temperature, top_p, stop_strings, seed,
-                 return_logprobs) -> list[Generation]:
+def _hf_generate(model, tokenizer, prompts, sampling: Sampling) -> list[Generation]:
     device = _model_device(model)
     eos = eos_ids(model, tokenizer)
     pad = pad_id(tokenizer, eos)
     width = max(len(p) for p in prompts)
     input_ids = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts], device=device)
     mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
-    greedy = temperature == 0
-    kwargs = {"do_sample": not greedy, "max_new_tokens": max_new_tokens, "pad_token_id": pad,
-                  "eos_token_id": sorted(eos) or None, "return_dict_in_generate": True, "output_logits": return_logprobs}
-    per_row = seed is not None and not isinstance(seed, int)
-    if per_row and not greedy:  # each row draws from its own generator; generate keeps the drawn token
-        kwargs.update(do_sample=False, logits_processor=[_row_sampler(seed, temperature, top_p, device)])
-    elif not greedy:  # pure temperature / top-p sampling (no default top-k)
-        kwargs.update(temperature=temperature, top_p=top_p, top_k=0)
-    if stop_strings:  # early exit only; the exact cut is done by finish()
-        kwargs.update(stop_strings=list(stop_strings), tokenizer=tokenizer)
+    kwargs = _hf_kwargs(sampling, tokenizer, pad, eos, device)
+    seed, one_seed = sampling.seed, sampling.seed is not None and not sampling.per_row
     devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices, enabled=seed is not None and not per_row):
-        if seed is not None and not per_row:
+    with torch.random.fork_rng(devices=devices, enabled=one_seed):
+        if one_seed:
             torch.manual_seed(seed)
         out = model.generate(input_ids=input_ids, attention_mask=mask, **kwargs)
     new = out.sequences[:, width:]
     lps = None
-    if return_logprobs:
+    if sampling.return_logprobs:
         logits = torch.stack(out.logits, 1).float()  # B, T, V (raw, before processors)
-        if not greedy:
-            logits = logits / temperature
+        if sampling.temperature != 0:
+            logits = logits / sampling.temperature
         lps = logits.log_softmax(-1).gather(-1, new[:, : logits.shape[1], None])[..., 0].tolist()
-    return [finish(tokenizer, new[i].tolist(), None if lps is None else lps[i], eos, stop_strings, max_new_tokens)
-            for i in range(len(prompts))]
+    return [finish(tokenizer, new[i].tolist(), None if lps is None else lps[i], eos, sampling.stop_strings,
+                   sampling.max_new_tokens) for i in range(len(prompts))]
+
+
+def _hf_kwargs(sampling: Sampling, tokenizer, pad: int, eos: set[int], device) -> dict:
+    """transformers ``model.generate`` keyword arguments for ``sampling`` (left padding with ``pad``)."""
+    greedy = sampling.temperature == 0
+    kwargs = {"do_sample": not greedy, "max_new_tokens": sampling.max_new_tokens, "pad_token_id": pad,
+              "eos_token_id": sorted(eos) or None, "return_dict_in_generate": True,
+              "output_logits": sampling.return_logprobs}
+    if sampling.per_row and not greedy:  # each row draws from its own generator; generate keeps the drawn token
+        kwargs.update(do_sample=False,
+                      logits_processor=[_row_sampler(sampling.seed, sampling.temperature, sampling.top_p, device)])
+    elif not greedy:  # pure temperature / top-p sampling (no default top-k)
+        kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=0)
+    if sampling.stop_strings:  # early exit only; the exact cut is done by finish()
+        kwargs.update(stop_strings=list(sampling.stop_strings), tokenizer=tokenizer)
+    return kwargs
 
 
 def _row_sampler(seeds, temperature: float, top_p: float, device):

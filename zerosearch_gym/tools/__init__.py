@@ -8,16 +8,9 @@
   real one, and a seeded word-problem generator, used by ``ZeroSearchCalculator-v0``
   (:class:`zerosearch_gym.tools.calculator_env.CalculatorEnv`).
 """
+from ..results import Completion, ToolOutputError
 from .calculator import CALCULATOR, arithmetic_problems, evaluate_arithmetic, format_number, parse_number
-from .core import (
-    Completion,
-    CompletionBackend,
-    SimulatedTool,
-    ToolCall,
-    ToolOutputError,
-    complete_batch,
-    real_executor,
-)
+from .core import CompletionBackend, SimulatedTool, ToolCall, complete_batch, real_executor
 
 __all__ = [
     "CALCULATOR",

@@ -15,7 +15,8 @@ import re
 from fractions import Fraction
 
 from ..data import QAExample
-from .core import SimulatedTool, ToolCall, ToolOutputError
+from ..results import ToolOutputError
+from .core import SimulatedTool, ToolCall
 
 _USEFUL = (
     "You are a calculator.\n"

@@ -5,15 +5,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import gymnasium as gym
-
 from .. import protocol
-from ..backends.base import BackendError
 from ..curriculum import check_probability
 from ..data import QAExample, load_qa_dataset
-from ..env import pick_example
+from ..results import BackendError
 from ..reward import exact_match
-from ..spaces import UnicodeText
+from ..tool_env import ToolEnv
+from ..turn import PendingTurn
 from .calculator import CALCULATOR, arithmetic_problems, evaluate_arithmetic, parse_number
 from .core import ToolCall, real_executor
 
@@ -28,7 +26,6 @@ INVALID_MESSAGE = (
     "</calculate>. If I want to give the final answer, I should put the answer between <answer> and </answer>. "
     "Let me try again.\n"
 )
-_RESET_OPTIONS = frozenset(("example", "noise_probability"))
 Executor = Callable[[Sequence[ToolCall]], list]
 
 
@@ -64,7 +61,7 @@ def result_observation(result: Any) -> tuple[str, str]:
     return f"\n\n<result>{result}</result>\n\n", ""
 
 
-class CalculatorEnv(gym.Env):
+class CalculatorEnv(ToolEnv):
     """Solve an arithmetic word problem, calling a calculator as often as needed: the simulator pattern beyond search.
 
     Each episode is one word problem. ``reset`` returns the policy prompt holding it. Each ``step`` takes one
@@ -119,12 +116,13 @@ class CalculatorEnv(gym.Env):
     """
 
     metadata = {"render_modes": []}
+    tool = "calculate"
+    invalid_message = INVALID_MESSAGE
 
     def __init__(self, backend: Any = None, dataset: Sequence | None = None, executor: Executor | None = None,
                  noise_probability: float = 0.0, max_turns: int = 4, rel_tol: float = 1e-6, num_problems: int = 200,
                  seed: int = 0, max_action_chars: int = 2000, debug: bool = False):
-        if not isinstance(max_turns, int) or max_turns < 0:
-            raise ValueError(f"expected max_turns to be an int >= 0, got {max_turns!r}")
+        super().__init__(max_turns, max_action_chars, 20_000, debug)
         if executor is not None and backend is not None:
             raise ValueError("expected a backend or an executor, got both")
         if executor is None:
@@ -133,57 +131,19 @@ class CalculatorEnv(gym.Env):
         self.executor = executor
         self.examples = load_qa_dataset(arithmetic_problems(num_problems, seed) if dataset is None else dataset)
         self.noise_probability = check_probability(noise_probability)
-        self.max_turns, self.rel_tol, self.debug = max_turns, rel_tol, debug
-        self.max_action_chars = max_action_chars
-        self.action_space = UnicodeText(max_action_chars)
-        self.observation_space = UnicodeText(20_000)
-        self._example: QAExample | None = None
-        self._done = True
+        self.rel_tol = rel_tol
 
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        options = options or {}
-        if options.keys() - _RESET_OPTIONS:
-            raise ValueError(f"unknown reset options {sorted(options.keys() - _RESET_OPTIONS)}; expected example, "
-                             "noise_probability")
-        self._example = pick_example(self.examples, options.get("example"), self.np_random)
-        p = options.get("noise_probability")
-        self._p = self.noise_probability if p is None else check_probability(p)
-        self._turn, self._calls, self._done = 0, 0, False
-        return PROMPT.format(question=protocol.normalize_question(self._example.question)), self._info()
+    # -- what the calculator adds to the tool-env state machine (zerosearch_gym.tool_env) ----------------------
+    def _prompt(self, example: QAExample) -> str:
+        return PROMPT.format(question=protocol.normalize_question(example.question))
 
-    def step(self, action: str):
-        if self._done:
-            raise RuntimeError("call reset() before step()" if self._example is None
-                               else "the episode has ended; call reset() before step()")
-        if isinstance(action, str) and len(action) > self.max_action_chars:
-            action = protocol.cut(action, self.max_action_chars)[0]
-        parsed = protocol.parse_tool_action(action, "calculate")
-        self._turn += 1
-        obs, reward, terminated, truncated = "", 0.0, False, False
-        noisy, error, latency = False, "", 0.0
-        if parsed.kind == "answer":
-            terminated = True
-            reward = numeric_match(parsed.content, self._example.golden_answers, self.rel_tol)
-        elif self._turn > self.max_turns:
-            truncated = True
-        elif parsed.kind == "calculate":
-            bits = self.np_random.bit_generator.random_raw()  # one draw: the noisy coin and the call's seed
-            noisy = (bits >> 32) * 2.0**-32 < self._p
-            call = ToolCall(parsed.content, not noisy, {"question": self._example.question}, bits & 0x7FFFFFFF)
-            start = time.perf_counter()
-            obs, error = result_observation(self._execute(call))
-            latency = time.perf_counter() - start
-            self._calls += 1
-        else:
-            obs = INVALID_MESSAGE
-        self._done = terminated or truncated
-        info = {**self._info(), "action": parsed.kind, "expression": parsed.content if parsed.kind == "calculate"
-                else "", "noisy": noisy, "calls": self._calls, "turn": self._turn, "correct": reward == 1.0,
-                "tool_error": error, "invalid_reason": parsed.reason, "tool_latency_s": latency}
-        return obs, float(reward), terminated, truncated, info
+    def _default_noise(self) -> float:
+        return self.noise_probability
 
-    def _execute(self, call: ToolCall) -> Any:
+    def _request(self, content: str, noisy: bool, seed: int) -> ToolCall:
+        return ToolCall(content, not noisy, {"question": self._example.question}, seed)
+
+    def _call(self, call: ToolCall) -> Any:
         try:
             results = self.executor([call])
         except Exception as exc:  # noqa: BLE001  an executor bug must not escape step as a traceback
@@ -192,13 +152,24 @@ class CalculatorEnv(gym.Env):
             return BackendError(f"expected 1 result from the calculator executor, got {results!r:.80}")
         return results[0]
 
-    def _info(self) -> dict:
+    def _observe(self, result: Any, pending: PendingTurn) -> tuple[str, tuple[str, float]]:
+        obs, error = result_observation(result)
+        return obs, (error, time.perf_counter() - pending.start)
+
+    def _score(self, answer: str) -> tuple[float, None]:
+        return numeric_match(answer, self._example.golden_answers, self.rel_tol), None
+
+    def _begin_info(self, parsed: protocol.Action, request: ToolCall | None, noisy: bool, cut_action: bool) -> dict:
+        return {"expression": parsed.content if parsed.kind == self.tool else "", "noisy": noisy}
+
+    def _reset_info(self) -> dict:
         info = {"question_id": self._example.id, "noise_probability": self._p}
         if self.debug:
             info["golden_answers"] = list(self._example.golden_answers)
         return info
 
-    @property
-    def example(self) -> QAExample | None:
-        """The problem of the current episode."""
-        return self._example
+    def _finish_info(self, pending: PendingTurn, reward: float, scores: None, call: tuple[str, float] | None) -> dict:
+        error, latency = call or ("", 0.0)
+        return {**self._reset_info(), "action": pending.action.kind, **pending.info, "calls": self._calls,
+                "turn": self._turn, "correct": reward == 1.0, "tool_error": error,
+                "invalid_reason": pending.action.reason, "tool_latency_s": latency}

@@ -19,13 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from ..backends.base import BackendError
-
-
-class ToolOutputError(ValueError):
-    """The simulator's text is not a valid output of the tool (raised by a tool's ``parse``)."""
+from ..results import BackendError, Completion, ToolOutputError
 
 
 @dataclass(frozen=True)
@@ -41,15 +37,6 @@ class ToolCall:
     useful: bool = True
     context: Mapping[str, Any] = field(default_factory=dict)
     seed: int | None = None
-
-
-class Completion(NamedTuple):
-    """One generated text and where it came from: ``source`` names the backend in error messages and
-    ``detail`` (e.g. the server's finish reason) is added to them."""
-
-    text: Any
-    source: str
-    detail: str = ""
 
 
 @runtime_checkable
