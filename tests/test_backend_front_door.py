@@ -24,7 +24,7 @@ def server():
 
 
 def one_search(spec: str, examples, query: str = "capital"):
-    env = ZeroSearchEnv(backend=spec, dataset=examples)
+    env = ZeroSearchEnv(backend=spec, dataset=examples, verify=0)  # the transport is the subject here
     env.reset(seed=0)
     start = time.perf_counter()
     obs, reward, terminated, truncated, info = env.step(f"<search>{query}</search>")
@@ -79,7 +79,7 @@ def test_empty_retriever_documents_are_a_warning_in_info(server, examples):
 
 
 def vector_step(spec: str, examples, queries: list[str]):
-    envs = ZeroSearchVectorEnv(num_envs=len(queries), backend=spec, dataset=examples)
+    envs = ZeroSearchVectorEnv(num_envs=len(queries), backend=spec, dataset=examples, verify=0)
     envs.reset(seed=0)
     start = time.perf_counter()
     obs, _, _, _, infos = envs.step([f"<search>{q}</search>" for q in queries])
@@ -94,7 +94,7 @@ def test_a_bad_request_inside_a_good_batch_fails_alone(server, examples, kind):
     spec = {"openai": f"openai:{server.url}?{FAST}", "http-retriever": f"http-retriever:{server.retrieve_url}?{FAST}",
             "bm25": "bm25"}[kind]
     queries = ["capital of France", "Hamlet \ud800 author", "largest planet", "\ud800"]
-    envs = ZeroSearchVectorEnv(num_envs=4, backend=spec, dataset=examples, cache=True)
+    envs = ZeroSearchVectorEnv(num_envs=4, backend=spec, dataset=examples, cache=True, verify=0)
     envs.reset(seed=0)
     obs, _, _, _, infos = envs.step([f"<search>{q}</search>" for q in queries])
     envs.close()

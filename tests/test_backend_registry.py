@@ -41,7 +41,7 @@ def test_specs_are_parsed_once_with_typed_options(spec, kind, argument, options)
     ("vllm:m?gpu_memory_utilization=most", "expected gpu_memory_utilization to be float, got 'most'"),
     ("openai:http://a/v1?concurrency=many", "expected concurrency to be int, got 'many'"),
     ("hf:?bogus=1", "unknown option 'bogus' for the hf backend .*valid options: mode, max_new_tokens, "
-                    "temperature, top_p, device, seeding"),
+                    "temperature, top_p, verify, device, seeding"),
     ("bm25?k=3", "unknown option 'k' for the bm25 backend .*valid options: none"),
     ("hf:?max_new_tokens", "expected max_new_tokens=VALUE"),
     ("hf:?mode=sft&mode=prompt", "option 'mode' is given twice"),

@@ -6,6 +6,7 @@ from typing import Sequence
 
 from . import protocol
 from .backends.base import SearchBackend, SearchRequest, SearchResult, make_backend, search_batch
+from .backends.verify import verification_outcome, with_verification
 from .curriculum import NoiseSchedule, as_schedule
 from .data import QAExample, load_qa_dataset
 from .reward import answer_scores
@@ -15,7 +16,7 @@ from .turn import PendingTurn, search_observation
 FORMAT_SCORE = 0.2  # Search-R1's score for a well-formed trajectory with a wrong answer
 MALFORMED_SCORE = 0.1  # ... and for one with an answer but some invalid turn
 _NO_SCORES = {"f1": 0.0, "em": 0.0, "cover_em": 0.0}
-_NO_CALL = ("", "", False, False, False, 0.0)  # the search info of a turn that did not search
+_NO_CALL = ("", "", False, False, False, "", 0, 0.0)  # the search info of a turn that did not search
 
 
 class ZeroSearchEnv(ToolEnv):
@@ -56,8 +57,10 @@ class ZeroSearchEnv(ToolEnv):
     ("search" / "answer" / "invalid"), ``query``, ``noisy``, ``searches``, ``turn``, ``f1``, ``em``, ``cover_em``,
     ``backend_latency_s``, ``backend_error`` ("" when none), ``backend_warning`` (e.g. malformed simulator output),
     ``invalid_reason``, ``action_truncated``, ``observation_truncated``, ``answer_in_documents`` (a normalized gold
-    answer occurs in the backend's documents of this search, before any redaction: a leak when ``noisy``). The gold
-    answers appear in info (``golden_answers``) only with ``debug=True``.
+    answer occurs in the documents the policy reads: a leak when ``noisy``), ``verify`` (what verified
+    simulation did to this search's result: "off", "unchecked", "passed", "resampled", "repaired" or "failed"; ""
+    without a search) and ``verify_resamples``. The gold answers appear in info (``golden_answers``) only with
+    ``debug=True``.
 
     Args:
         backend: a spec string (``"bm25"``, ``"hf:PATH"``, ``"openai:URL[,URL]"``, …) or an object with
@@ -73,8 +76,9 @@ class ZeroSearchEnv(ToolEnv):
         max_action_chars, max_obs_chars: length limits of a turn and of an observation.
         render_mode: ``None`` or ``"ansi"`` (``render()`` returns the transcript).
         debug: put the gold answers into info.
-        redact_noisy_answers: replace the gold answer with ``[redacted]`` in noisy documents (a simulator sees the
-            answer in its prompt and may leak it into documents meant to be noisy).
+        verify: resample rounds of verified simulation (:mod:`zerosearch_gym.backends.verify`: a useful result
+            must hold a gold answer, a noisy one none). ``None`` (default): the backend's own setting, i.e. on
+            (2 rounds) for simulators and off for real engines; ``0``: off.
 
     **Vector env**: ``gymnasium.make_vec("ZeroSearch-v0", num_envs=N, vectorization_mode="vector_entry_point",
     ...)`` gives :class:`ZeroSearchVectorEnv`: N episodes, one backend batch per step, Gymnasium's next-step
@@ -116,20 +120,19 @@ class ZeroSearchEnv(ToolEnv):
         max_obs_chars: int = 8000,
         render_mode: str | None = None,
         debug: bool = False,
-        redact_noisy_answers: bool = False,
+        verify: int | None = None,
     ):
         super().__init__(max_turns, max_action_chars, max(max_obs_chars, 20_000), debug)
         if not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f"expected top_k to be an int >= 1, got {top_k!r}")
         if render_mode not in (None, "ansi"):
             raise ValueError(f"expected render_mode None or 'ansi', got {render_mode!r}")
-        self.backend = build_backend(backend, cache)
+        self.backend = build_backend(backend, cache, verify)
         self.examples = load_qa_dataset(dataset)
         self.top_k, self.max_obs_chars = top_k, max_obs_chars
         self.schedule = as_schedule(noise)
         self.curriculum_step = curriculum_step
         self.format_reward, self.render_mode = format_reward, render_mode
-        self.redact_noisy_answers = bool(redact_noisy_answers)
 
     # -- curriculum -------------------------------------------------------------------------------------------
     def set_curriculum_step(self, step: int, total_steps: int | None = None) -> None:
@@ -172,9 +175,12 @@ class ZeroSearchEnv(ToolEnv):
 
     def _observe(self, result: SearchResult | None, pending: PendingTurn) -> tuple[str, tuple]:
         obs, error, warning, cache_hit, cut_obs, in_docs = search_observation(
-            result, self._example.golden_answers, self.top_k, self.max_obs_chars,
-            redact=self.redact_noisy_answers and pending.info["noisy"])
-        return obs, (error, warning, cut_obs, cache_hit, in_docs, time.perf_counter() - pending.start)
+            result, self._example.golden_answers, self.top_k, self.max_obs_chars)
+        verify, resamples, verify_error = verification_outcome(result)
+        if verify_error:
+            warning = "; ".join(filter(None, (warning, f"verification resample failed: {verify_error}")))
+        return obs, (error, warning, cut_obs, cache_hit, in_docs, verify, resamples,
+                     time.perf_counter() - pending.start)
 
     def _score(self, answer: str) -> tuple[float, dict]:
         scores = answer_scores(answer, self._example.golden_answers)
@@ -196,9 +202,10 @@ class ZeroSearchEnv(ToolEnv):
         return info
 
     def _finish_info(self, pending: PendingTurn, reward: float, scores: dict | None, call: tuple | None) -> dict:
-        error, warning, cut_obs, cache_hit, in_docs, latency = call or _NO_CALL
+        error, warning, cut_obs, cache_hit, in_docs, verify, resamples, latency = call or _NO_CALL
         info = {**pending.info, "backend_error": error, "backend_warning": warning,
                 "observation_truncated": cut_obs, "cache_hit": cache_hit, "answer_in_documents": in_docs,
+                "verify": verify, "verify_resamples": resamples,
                 **(scores or _NO_SCORES), "backend_latency_s": latency,
                 "question_id": self._example.id, "data_source": self._example.data_source,
                 "noise_probability": self._p, "searches": self._calls, "turn": self._turn}
@@ -207,9 +214,11 @@ class ZeroSearchEnv(ToolEnv):
         return info
 
 
-def build_backend(backend: str | SearchBackend | None, cache: bool | str = False) -> SearchBackend:
-    """The env's backend: a spec or object (default ``"bm25"``), behind a result cache when asked."""
-    backend = make_backend("bm25" if backend is None else backend)
+def build_backend(backend: str | SearchBackend | None, cache: bool | str = False, verify: int | None = None
+                  ) -> SearchBackend:
+    """The env's backend: a spec or object (default ``"bm25"``), verified when it is a simulator (or ``verify``
+    says so), behind a result cache when asked."""
+    backend = with_verification(make_backend("bm25" if backend is None else backend), verify)
     if cache:
         from .backends.cache import CachedBackend
 

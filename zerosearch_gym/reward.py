@@ -130,34 +130,3 @@ def _normalized(golds: tuple[str, ...]) -> tuple[str, ...]:
 def normalized_golds(golds: tuple[str, ...]) -> tuple[str, ...]:
     """The non-empty normalized forms of ``golds`` (cached: an episode's golds are checked at every search)."""
     return tuple(g for g in _normalized(golds) if g)
-
-
-REDACTED = "[redacted]"
-_WORD = re.compile(r"\S+")
-
-
-def redact_answer(text: str, golds: Golds) -> str:
-    """Replace every run of words whose normalized form is a gold answer with ``[redacted]``.
-
-    Afterwards ``answer_in_text(result, golds)`` is False: a text the word-level pass cannot clean (a gold
-    answer hidden across unusual separators) is redacted whole.
-
-    >>> redact_answer("Paris, the capital: the Eiffel-Tower in PARIS.", ["Paris", "Eiffel-Tower"])
-    '[redacted] the capital: the [redacted] in [redacted]'
-    """
-    gold_tokens = [toks for toks in (normalize_answer(g).split() for g in _golds(golds)) if toks]
-    words = [(m.start(), m.end(), normalize_answer(m.group())) for m in _WORD.finditer(text)]
-    words = [w for w in words if w[2] and w[2] not in _ARTICLE_WORDS]
-    tokens = [w[2] for w in words]
-    spans = []
-    i = 0
-    while i < len(words):
-        size = next((len(g) for g in gold_tokens if tokens[i:i + len(g)] == g), 0)
-        if size:
-            spans.append((words[i][0], words[i + size - 1][1]))
-            i += size
-        else:
-            i += 1
-    for start, end in reversed(spans):
-        text = text[:start] + REDACTED + text[end:]
-    return REDACTED if answer_in_text(text, golds) else text

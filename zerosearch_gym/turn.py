@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from .backends.base import SearchRequest
 from .protocol import Action, information_observation
 from .results import BackendError, SearchResult
-from .reward import answer_in_text, redact_answer
+from .reward import answer_in_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,17 +67,15 @@ def result_documents(result: SearchResult | None, top_k: int) -> tuple[list[str]
     return documents, "", getattr(result, "malformed", None) or "", bool(getattr(result, "cached", False))
 
 
-def search_observation(result: SearchResult | None, golds, top_k: int, max_obs_chars: int, redact: bool = False
+def search_observation(result: SearchResult | None, golds, top_k: int, max_obs_chars: int
                        ) -> tuple[str, str, str, bool, bool, bool]:
     """The observation of one search and what info says about it: ``(obs, backend_error, backend_warning,
-    cache_hit, observation_truncated, answer_in_documents)``; with ``redact``, gold answers become ``[redacted]``.
+    cache_hit, observation_truncated, answer_in_documents)``.
 
-    >>> search_observation(["Paris is in France.", "Lyon"], ["Paris"], 5, 8000, redact=True)[::5]
-    ('\\n\\n<information>Doc 1: [redacted] is in France.\\nDoc 2: Lyon</information>\\n\\n', True)
+    >>> search_observation(["Paris is in France.", "Lyon"], ["Paris"], 5, 8000)[::5]
+    ('\\n\\n<information>Doc 1: Paris is in France.\\nDoc 2: Lyon</information>\\n\\n', True)
     """
     documents, error, warning, cache_hit = result_documents(result, top_k)
     in_docs = bool(documents) and answer_in_text("\n".join(documents), golds)
-    if in_docs and redact:
-        documents = [redact_answer(doc, golds) for doc in documents]
     obs, cut_obs = information_observation(documents, max_obs_chars)
     return obs, error, warning, cache_hit, cut_obs, in_docs

@@ -44,7 +44,7 @@ class ZeroSearchVectorEnv(VectorEnv):
         if not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"expected num_envs to be an int >= 1, got {num_envs!r}")
         self.metadata = dict(type(self).metadata)
-        self.backend = build_backend(backend, cache)
+        self.backend = build_backend(backend, cache, env_kwargs.pop("verify", None))
         examples = load_qa_dataset(dataset)
         self.envs = [ZeroSearchEnv(backend=self.backend, dataset=examples, render_mode=render_mode, **env_kwargs)
                      for _ in range(num_envs)]

@@ -50,6 +50,8 @@ class HFSimulatorBackend:
         adapter: a peft adapter folder, or "none". Default: the shipped adapter when ``model`` is None.
     """
 
+    simulator = True  # verified by default (zerosearch_gym.backends.verify)
+
     def __init__(self, model: str | None = None, mode: str | None = None,
                  max_new_tokens: int = SIMULATOR_MAX_NEW_TOKENS, temperature: float = SIMULATOR_TEMPERATURE,
                  top_p: float = 1.0, device: str | None = None, model_obj=None, tokenizer=None,

@@ -52,6 +52,8 @@ class OpenAIBackend(AsyncHTTPBackend):
     request), ``retries``, ``errors``, ``malformed`` (answers not holding top_k documents), ``requests``.
     """
 
+    simulator = True  # verified by default (zerosearch_gym.backends.verify)
+
     kind = "openai"
 
     def __init__(self, urls: str | Sequence[str], model: str = "simulator", mode: str = "sft",

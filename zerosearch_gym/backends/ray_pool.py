@@ -66,6 +66,16 @@ class _Replica:
         return os.getpid()
 
 
+def is_simulator(backend: Any) -> bool:
+    """Whether a spec string or backend object is a simulator (verified by default)."""
+    if isinstance(backend, str):
+        from .registry import parse_spec
+        from .verify import SIMULATOR_KINDS
+
+        return parse_spec(backend).kind in SIMULATOR_KINDS
+    return bool(getattr(backend, "simulator", False))
+
+
 class RayPoolBackend:
     """``replicas`` copies of ``inner`` (a spec string or a picklable backend object) as Ray actors.
 
@@ -89,6 +99,7 @@ class RayPoolBackend:
             raise RuntimeError(f"the ray pool could not start its replicas of {inner!r}: {exc}") from exc
         self.stats = {"batches": 0, "chunks": 0, "replica_failures": 0, "retried_requests": 0, "failed_requests": 0}
         self.name = f"ray:{inner if isinstance(inner, str) else type(inner).__name__}x{replicas}"
+        self.simulator = is_simulator(inner)  # verified by default when the replicas are simulators
 
     def search(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
         import ray

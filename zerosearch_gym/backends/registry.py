@@ -38,6 +38,7 @@ class BackendKind:
     argument: str = ""
     doc: str = ""
     wraps: bool = False  # the argument is another spec; options not in the table stay with it
+    real: bool = False  # a real engine: its documents do not depend on the useful/noisy request
 
     def factory(self) -> Callable[..., Any]:
         if callable(self.entry_point):
@@ -71,11 +72,12 @@ _REGISTRY: dict[str, BackendKind] = {}
 
 
 def register_backend(kind: str, entry_point: EntryPoint | None = None, *, options: dict | None = None,
-                     argument: str = "", doc: str = "", wraps: bool = False):
+                     argument: str = "", doc: str = "", wraps: bool = False, real: bool = False):
     """Register ``kind`` (see the module docstring); without ``entry_point`` it is a decorator.
 
     ``wraps=True`` declares a wrapper kind (``ray:hf:MODEL?replicas=2&max_new_tokens=64``): its argument is an
     inner spec, its own options are taken from the query and the other options stay with the inner spec.
+    ``real=True`` declares a real search engine (its documents ignore ``SearchRequest.useful``).
 
     Re-registering a kind replaces it (so a user can swap a built-in for their own).
     """
@@ -85,7 +87,8 @@ def register_backend(kind: str, entry_point: EntryPoint | None = None, *, option
             raise TypeError(f"expected option {name!r} of backend {kind!r} to be int, float, str or bool, got {typ!r}")
 
     def wrap(factory: EntryPoint):
-        _REGISTRY[kind.strip().lower()] = BackendKind(kind.strip().lower(), factory, options, argument, doc, wraps)
+        _REGISTRY[kind.strip().lower()] = BackendKind(kind.strip().lower(), factory, options, argument, doc, wraps,
+                                                      real)
         return factory
 
     return wrap if entry_point is None else wrap(entry_point)
@@ -146,28 +149,48 @@ def parse_spec(spec: str) -> BackendSpec:
 
 
 def make_backend(spec):
-    """Build a backend from a spec string (see :func:`parse_spec`), or pass a backend object through.
+    """Build a backend from a spec string (see :func:`parse_spec`) or a parsed :class:`BackendSpec`, or pass a
+    backend object through.
 
     >>> make_backend("nope:x")
     Traceback (most recent call last):
     ...
     ValueError: unknown backend kind 'nope' in spec 'nope:x'; expected one of bm25, hf, http-retriever, openai, ray, self, vllm
     """
-    if not isinstance(spec, str):
+    if not isinstance(spec, (str, BackendSpec)):
         if not callable(getattr(spec, "search", None)):
             raise TypeError(f"expected a backend spec string or an object with .search(requests), got {spec!r}")
         return spec
+    parsed = parse_spec(spec) if isinstance(spec, str) else spec
+    options = dict(parsed.options)
+    verify = options.pop("verify", None)  # verified simulation (zerosearch_gym.backends.verify) wraps the backend
+    backend = _REGISTRY[parsed.kind].factory()(parsed.argument, **options)
+    if verify is None:
+        return backend
+    from .verify import with_verification
+
+    return with_verification(backend, verify)
+
+
+def is_real_engine(spec: str) -> bool:
+    """Whether ``spec`` names a real search engine (``bm25``, ``http-retriever``, or a wrapper of one), whose
+    documents do not change with the useful/noisy request; False for simulators. Nothing is built.
+
+    >>> is_real_engine("bm25"), is_real_engine("ray:bm25?replicas=2"), is_real_engine("hf:?max_new_tokens=64")
+    (True, True, False)
+    """
     parsed = parse_spec(spec)
-    return _REGISTRY[parsed.kind].factory()(parsed.argument, **parsed.options)
+    kind = _REGISTRY[parsed.kind]
+    return is_real_engine(parsed.argument) if kind.wraps and parsed.argument else kind.real
 
 
 # -- built-in kinds ---------------------------------------------------------------------------------------
 _HTTP = {"timeout": float, "max_retries": int, "backoff": float, "deadline": float, "max_retry_after": float,
          "max_body_bytes": int}
-_SAMPLING = {"mode": str, "max_new_tokens": int, "temperature": float, "top_p": float}
+_SAMPLING = {"mode": str, "max_new_tokens": int, "temperature": float, "top_p": float, "verify": int}
 
 register_backend("bm25", "zerosearch_gym.backends.retrieval:BM25Backend.from_spec", argument="corpus.jsonl",
-                 doc="BM25 over a JSONL corpus (default: the offline Wikipedia summaries)")
+                 real=True, doc="BM25 over a JSONL corpus (default: the offline Wikipedia summaries)")
 register_backend("hf", "zerosearch_gym.backends.hf:from_spec", argument="model",
                  options={**_SAMPLING, "device": str, "seeding": str, "adapter": str},
                  doc="a simulator LLM run locally with transformers (default: the offline SmolLM2-135M-Instruct "
@@ -180,10 +203,10 @@ register_backend("vllm", "zerosearch_gym.backends.vllm:from_spec", argument="mod
                  doc="a simulator LLM inside this process on vLLM")
 register_backend("openai", "zerosearch_gym.backends.openai_compat:from_spec", argument="URL[,URL…]",
                  options={"model": str, "mode": str, "temperature": float, "max_tokens": int, "top_p": float,
-                          "concurrency": int, **_HTTP},
+                          "concurrency": int, "verify": int, **_HTTP},
                  doc="a simulator LLM behind OpenAI-compatible chat-completions servers")
 register_backend("http-retriever", "zerosearch_gym.backends.http_retriever:from_spec", argument="URL[,URL…]",
-                 options=dict(_HTTP), doc="a real retriever behind Search-R1's /retrieve API")
+                 options=dict(_HTTP), real=True, doc="a real retriever behind Search-R1's /retrieve API")
 register_backend("ray", "zerosearch_gym.backends.ray_pool:from_spec", argument="inner spec", wraps=True,
                  options={"replicas": int, "num_gpus": float, "num_cpus": float, "max_batch": int,
                           "timeout_s": float, "address": str},

@@ -32,6 +32,8 @@ class VLLMSimulatorBackend:
         llm: an existing ``vllm.LLM`` to share (then ``model`` is only a name); ``llm_kwargs`` go to ``LLM``.
     """
 
+    simulator = True  # verified by default (zerosearch_gym.backends.verify)
+
     def __init__(self, model: str, mode: str = "sft", max_new_tokens: int = SIMULATOR_MAX_NEW_TOKENS,
                  temperature: float = SIMULATOR_TEMPERATURE, top_p: float = 1.0, llm=None, **llm_kwargs):
         check_mode(mode)

@@ -1,0 +1,181 @@
+"""Verified simulation: check what a simulator wrote against the episode's gold answers, resample what fails.
+
+A **useful** result must hold a gold answer (normalized, whole words: a gold "na" is not in "final answer")
+in at least one document; a **noisy** result must hold none. :class:`VerifiedBackend` wraps any simulator
+backend (``hf``, ``vllm``, ``openai``, ``self``, ``ray``): after each batch it resamples the failing requests
+with fresh seeds, all of them in one batched call per round, up to ``rounds`` rounds. What still fails is
+repaired from the documents the rounds wrote, never with filler or a mark a policy could learn to read:
+
+- noisy: the documents that hold the answer are dropped and clean ones from the resampled outputs take their
+  places (fewer than ``top_k`` when there are not enough; none at all is a :class:`BackendError`);
+- useful: no output held the answer, so nothing can be taken from them: the first result stands, flagged.
+
+Gold answers that cannot be checked (empty, one character, a stop word) pass through, counted. A resample
+round that errors leaves the first result standing, flagged. Each result's :attr:`Documents.verification`
+says what happened (the env copies it into ``info``); ``last_stats`` adds ``verify_generated_tokens``, the
+simulator tokens the rounds cost.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Sequence
+
+import numpy as np
+
+from ..reward import answer_in_text, normalized_golds
+from .base import BackendError, Documents, SearchRequest, SearchResult, search_batch
+
+# Golds that whole-word matching cannot judge: they occur in almost any text.
+STOP_WORDS = frozenset("and or of in on to is was by for as at with from that which who it its he she they we you "
+                       "i his her their are were be been not no yes".split())
+
+
+def checkable_golds(answers: Sequence[str]) -> tuple[str, ...]:
+    """The gold answers verification can check: normalized, longer than one character, not a stop word.
+
+    >>> checkable_golds(["Paris", "", "a", "X", "of", "The Beatles"])
+    ('Paris', 'The Beatles')
+    """
+    kept = []
+    for answer in answers:
+        norm = normalized_golds((answer,))
+        if norm and len(norm[0]) > 1 and norm[0] not in STOP_WORDS:
+            kept.append(answer)
+    return tuple(kept)
+
+
+def passes(documents: Sequence[str], useful: bool, golds: tuple[str, ...]) -> bool:
+    """Whether ``documents`` are what the request asked for: a gold answer in them (useful) or not (noisy).
+    They are checked together, as the policy reads them, so an answer split across two documents counts."""
+    hits = answer_in_text("\n".join(documents), golds)
+    return hits if useful else not hits
+
+
+def resample_seed(seed: int | None, round_no: int) -> int | None:
+    """The seed of resample round ``round_no`` of a request seeded ``seed`` (SeedSequence; None stays None)."""
+    if seed is None:
+        return None
+    return int(np.random.SeedSequence([int(seed) % 2**63, round_no]).generate_state(1)[0] % 2**31)
+
+
+class VerifiedBackend:
+    """``inner`` with verified results (see the module docstring); ``rounds`` resample rounds at most
+    (0: verification off, results pass through unchecked)."""
+
+    def __init__(self, inner, rounds: int = 2):
+        if not isinstance(rounds, int) or isinstance(rounds, bool) or rounds < 0:
+            raise ValueError(f"expected verify rounds to be an int >= 0, got {rounds!r}")
+        self.inner, self.rounds = inner, rounds
+        self.name = getattr(inner, "name", type(inner).__name__)
+        self.last_stats: dict = {}
+
+    def cache_identity(self) -> dict:
+        identity = getattr(self.inner, "cache_identity", lambda: {"kind": type(self.inner).__name__})()
+        return {**identity, "verify": self.rounds}
+
+    def __getattr__(self, name):  # the inner backend's other attributes (mode, tokenizer, attach …)
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def search(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
+        requests = list(requests)
+        results = search_batch(self.inner, requests)
+        if self.rounds == 0:  # verification off
+            return results
+        tokens = self._tokens()
+        golds = [checkable_golds(r.answers) for r in requests]
+        meta = [{"verified": None if not g else isinstance(res, list) and passes(res, r.useful, g),
+                 "resamples": 0, "repaired": False, "verify_error": ""}
+                for r, g, res in zip(requests, golds, results)]
+        pool: list[list[str]] = [[] for _ in requests]  # every document the rounds wrote, per request
+        failing = [i for i, m in enumerate(meta) if m["verified"] is False]
+        extra = 0
+        for round_no in range(1, self.rounds + 1):
+            if not failing:
+                break
+            again = search_batch(self.inner, [replace(requests[i], seed=resample_seed(requests[i].seed, round_no))
+                                              for i in failing])
+            extra += self._tokens()
+            for i, res in zip(failing, again):
+                meta[i]["resamples"] += 1
+                if isinstance(res, BackendError):
+                    meta[i]["verify_error"] = str(res)  # the first result stands, flagged
+                elif passes(res, requests[i].useful, golds[i]):
+                    results[i], meta[i]["verified"] = res, True
+                else:
+                    pool[i] += list(res)
+            failing = [i for i in failing if not meta[i]["verified"] and not meta[i]["verify_error"]]
+        for i, m in enumerate(meta):
+            if m["verified"] is False and isinstance(results[i], list):
+                results[i] = self._repair(results[i], pool[i], requests[i], golds[i], m)
+        self.last_stats = {**getattr(self.inner, "last_stats", {}), "generated_tokens": tokens + extra,
+                           "verify_generated_tokens": extra}
+        return [_with_meta(res, m) for res, m in zip(results, meta)]
+
+    @staticmethod
+    def _repair(first: list[str], pool: list[str], request: SearchRequest, golds: tuple[str, ...], meta: dict
+                ) -> SearchResult:
+        """A noisy result without its leaking documents, refilled from the rounds' clean ones. A useful result
+        that never held the answer stays as it is, flagged: nothing any round wrote holds the answer."""
+        if request.useful:
+            return first
+        clean: list[str] = []
+        for doc in [*first, *pool]:  # the first result's clean documents first, then the rounds' ones
+            if len(clean) < request.top_k and doc not in clean and passes([*clean, doc], False, golds):
+                clean.append(doc)
+        if not clean:
+            return BackendError(f"verification: every noisy document held the answer after "
+                                f"{meta['resamples']} resample rounds")
+        meta["repaired"] = True
+        return Documents(clean, getattr(first, "malformed", None))
+
+    def _tokens(self) -> int:
+        return int(getattr(self.inner, "last_stats", {}).get("generated_tokens", 0) or 0)
+
+    def close(self) -> None:
+        if hasattr(self.inner, "close"):
+            self.inner.close()
+
+
+def _with_meta(result: SearchResult, meta: dict) -> SearchResult:
+    """A copy of ``result`` carrying ``verification`` (a BackendError carries none: the env reports it)."""
+    if isinstance(result, BackendError):
+        return result
+    docs = Documents(result, getattr(result, "malformed", None), getattr(result, "cached", False))
+    docs.verification = meta
+    return docs
+
+
+DEFAULT_ROUNDS = 2  # resample rounds when a simulator is verified by default
+SIMULATOR_KINDS = ("hf", "self", "vllm", "openai")  # spec kinds whose backends write documents (ray: its inner)
+
+
+def with_verification(backend, rounds: int | None = None):
+    """``backend`` verified with ``rounds`` resample rounds (0: off). ``None`` keeps a backend's own setting:
+    a spec's ``?verify=N``, else on (:data:`DEFAULT_ROUNDS`) for simulators (``backend.simulator``), off for
+    real engines and other objects."""
+    if rounds is None:
+        if isinstance(backend, VerifiedBackend) or not getattr(backend, "simulator", False):
+            return backend
+        rounds = DEFAULT_ROUNDS
+    inner = backend.inner if isinstance(backend, VerifiedBackend) else backend
+    return VerifiedBackend(inner, rounds)
+
+
+def verification_outcome(result) -> tuple[str, int, str]:
+    """``(verify, resamples, error)`` of one search result for the env's info: ``verify`` is "off" (not a
+    verified backend), "unchecked" (gold answers that cannot be checked), "passed" (first try), "resampled"
+    (a resample passed), "repaired" or "failed"; ``error`` is a resample round's backend error ("" when none)."""
+    if isinstance(result, BackendError):  # a failed search; "failed" when verification gave up on it
+        return ("failed" if str(result).startswith("verification:") else ""), 0, ""
+    meta = getattr(result, "verification", None)
+    if not meta:
+        return "off", 0, ""
+    if meta["verified"] is None:
+        state = "unchecked"
+    elif meta["verified"]:
+        state = "resampled" if meta["resamples"] else "passed"
+    else:
+        state = "repaired" if meta["repaired"] else "failed"
+    return state, meta["resamples"], meta["verify_error"]
