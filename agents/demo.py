@@ -20,7 +20,7 @@ from zerosearch_gym.backends import parse_spec
 from zerosearch_gym.curriculum import check_probability
 from zerosearch_gym.errors import hub_access
 
-from .episodes import Episode, play
+from .episodes import Episode, play, verification_stats
 from .scripted import ScriptedPolicy
 
 REAL_ENGINES = ("bm25", "http-retriever")  # real search: the useful/noisy request does not change the results
@@ -124,6 +124,16 @@ def print_summary(episodes: list[Episode], backend: str, real: bool, seconds: fl
               f"noisy {np.mean(last['noisy']):.2f}")
     if warnings:
         print(f"simulator    {len(warnings)} of {len(marks)} outputs malformed (e.g. {warnings[0]})")
+    checked = [t["verify"] for t in searches if t["verify"] not in ("off", "")]
+    if checked:
+        noisy = [t for t in searches if t["noisy"]]
+        stats = verification_stats(searches)
+        before = round(stats["noisy_leak_before_verify"] * len(noisy))
+        print(f"verified     {len(checked)} of {len(marks)} searches: "
+              + ", ".join(f"{checked.count(k)} {k}" for k in ("passed", "resampled", "repaired", "failed", "unchecked"))
+              + f"; noisy searches holding the answer {before} -> "
+              f"{sum(t['answer_in_documents'] for t in noisy)} of {len(noisy)}; "
+              f"{stats['verify_resamples_per_search']:.2f} extra simulator outputs per search")
     print(f"backend      {backend}, {seconds:.0f} s")
     print("next         zerosearch train   (teach an LLM policy to search; zerosearch train --help)")
 

@@ -167,6 +167,28 @@ def _get(infos: dict, key: str, i: int, default=0):
     return default
 
 
+FIRST_TRY_FAILED = ("resampled", "repaired", "failed")  # verify outcomes whose first result missed its label
+
+
+def verification_stats(turns: list[dict]) -> dict[str, float]:
+    """What verified simulation did over some turn records: the share of noisy searches whose first result held
+    the gold answer, of useful ones whose first result did not (before verification; after it, the turn's
+    ``answer_in_documents`` tells), and the extra simulator outputs (resamples) per search — its cost."""
+    searches = [t for t in turns if t.get("action") == "search"]
+    noisy = [t for t in searches if t["noisy"]]
+    useful = [t for t in searches if not t["noisy"]]
+    share = (lambda hits, of: sum(hits) / len(of) if of else 0.0)
+    return {
+        "noisy_leak_before_verify": share([t.get("verify") in FIRST_TRY_FAILED or
+                                           (t.get("verify") in ("off", "") and t["answer_in_documents"])
+                                           for t in noisy], noisy),
+        "useful_miss_before_verify": share([t.get("verify") in FIRST_TRY_FAILED or
+                                            (t.get("verify") in ("off", "") and not t["answer_in_documents"])
+                                            for t in useful], useful),
+        "verify_resamples_per_search": share([t.get("verify_resamples", 0) for t in searches], searches),
+    }
+
+
 def env_info(infos: dict, i: int) -> dict:
     """Env ``i``'s own info dict out of the vector env's column-wise infos (only the keys env ``i`` set)."""
     return {k: infos[k][i] for k in infos if not k.startswith("_") and infos["_" + k][i]}
@@ -183,7 +205,8 @@ def turn_record(text: str, obs: str, info: dict, reward: float, terminated: bool
                     documents=split_documents(obs) if "<information>" in obs else [],
                     backend_error=str(info.get("backend_error", "")),
                     backend_warning=str(info.get("backend_warning", "") or ""),
-                    answer_in_documents=bool(info.get("answer_in_documents", False)))
+                    answer_in_documents=bool(info.get("answer_in_documents", False)),
+                    verify=str(info.get("verify", "")), verify_resamples=int(info.get("verify_resamples", 0)))
     elif turn["action"] == "answer":
         answer = text.split("<answer>", 1)[1].split("</answer>", 1)[0].strip()
         turn.update(answer=answer, f1=float(info.get("f1", 0.0)), em=float(info.get("em", 0.0)),

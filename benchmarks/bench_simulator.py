@@ -29,7 +29,7 @@ def test_simulator_report(benchmark, name):
 
     spec = SPECS[name].replace("{smollm2}", str(smollm2_path()))
     requests = heldout_requests(QUERIES)
-    metrics, _ = benchmark.pedantic(run_spec, args=(spec, requests, 16), rounds=1, iterations=1)
+    metrics, _, _ = benchmark.pedantic(run_spec, args=(spec, requests, 16), rounds=1, iterations=1)
     REPORT[spec] = metrics
     print("\n" + table({spec: metrics}))
     if name == "self":

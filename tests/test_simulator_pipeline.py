@@ -82,9 +82,15 @@ def test_tune_is_deterministic_and_resume_continues_exactly(corpus_data, tiny_fo
     # the hf backend takes the adapter; the report measures it next to BM25 on held-out queries
     requests = heldout_requests(3)
     assert [r.useful for r in requests] == [True, False] * 3
-    tuned, results = run_spec(f"hf:{tiny_folder}?adapter={tmp_path / 'a'}&max_new_tokens=8", requests, batch=4)
-    assert len(results) == 6 and 0.0 <= tuned["valid"] <= 1.0 and tuned["docs_per_s"] > 0
-    bm25, _ = run_spec("bm25", requests)
+    spec = f"hf:{tiny_folder}?adapter={tmp_path / 'a'}&max_new_tokens=8&verify=1"
+    tuned, results, first = run_spec(spec, requests, batch=4)
+    assert len(results) == 6 and tuned["valid"] == 0.0 and tuned["docs_per_s"] > 0  # 8 tokens: never 5 documents
+    # a random model never writes the answer: each useful search fails, is resampled once (8 more tokens), stays
+    # flagged; each noisy one passes at once
+    assert tuned["outcomes"] == {"failed": 3, "passed": 3} and tuned["verify_token_ratio"] == 1.5
+    assert (first["tokens_per_search"], tuned["tokens_per_search"]) == (8.0, 12.0)
+    bm25, _, none = run_spec("bm25", requests)
+    assert none is None
     assert bm25["useful_hit"] == bm25["noisy_hit"]  # a real engine ignores the useful/noisy switch
     assert bm25["useful_hit"] > 0  # the held-out answers come from the corpus
 

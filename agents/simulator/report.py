@@ -5,9 +5,14 @@ seeded order, never used for tuning), each spec answers every query twice, usefu
 
 - ``valid``: share of outputs that parse into exactly ``top_k`` documents (malformed or failed = invalid);
 - ``useful_hit`` / ``noisy_hit``: share of useful / noisy outputs whose documents contain the answer
-  (normalized); ``separation`` = useful_hit / noisy_hit — what makes the noise curriculum meaningful;
-- ``noisy_fluent``: share of noisy outputs with no empty and no repeated document;
-- ``words_per_doc``, ``docs_per_s`` (wall time of the batched search calls).
+  (normalized, whole words); ``separation`` = useful_hit / noisy_hit — what makes the noise curriculum
+  meaningful;
+- ``noisy_fluent``: share of noisy outputs with no empty, repeated or looping document;
+- ``words_per_doc``, ``docs_per_s`` (wall time of the batched search calls), ``tokens_per_search``
+  (simulator tokens generated per request, resamples included).
+
+A verified spec (``?verify=N``) adds a row for its first tries (the same spec unverified: same seeds, same
+outputs) and ``verify_token_ratio``, what verification cost in simulator tokens.
 
 Example::
 
@@ -22,14 +27,16 @@ import sys
 import time
 from pathlib import Path
 
-from zerosearch_gym import make_backend
-from zerosearch_gym.backends import SearchRequest
+from zerosearch_gym import SearchRequest, make_backend
+from zerosearch_gym.backends.verify import verification_outcome
 from zerosearch_gym.offline import wiki_corpus_path
-from zerosearch_gym.reward import normalize_answer
+from zerosearch_gym.reward import answer_in_text
 
 from .corpus import corpus_items, read_corpus
 
-COLUMNS = ("valid", "useful_hit", "noisy_hit", "separation", "noisy_fluent", "words_per_doc", "docs_per_s")
+COLUMNS = ("valid", "useful_hit", "noisy_hit", "separation", "noisy_fluent", "words_per_doc", "docs_per_s",
+           "tokens_per_search")
+PERCENT = ("valid", "useful_hit", "noisy_hit", "noisy_fluent")
 
 
 def heldout_requests(count: int, seed: int = 0, corpus: str | None = None, top_k: int = 5) -> list[SearchRequest]:
@@ -39,20 +46,27 @@ def heldout_requests(count: int, seed: int = 0, corpus: str | None = None, top_k
             for i, it in enumerate(items) for useful in (True, False)]
 
 
-def _hit(docs, answers) -> bool:
-    text = normalize_answer(" ".join(docs))
-    return any(normalize_answer(a) and normalize_answer(a) in text for a in answers)
+def looping(doc: str, n: int = 4) -> bool:
+    """A document that loops: some ``n``-word run occurs three times or more.
+
+    >>> looping("the cat sat on the mat " * 3), looping("a plain sentence about Paris and its history")
+    (True, False)
+    """
+    words = doc.lower().split()
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return any(grams.count(g) >= 3 for g in set(grams))
 
 
-def score(requests: list[SearchRequest], results: list, seconds: float) -> dict:
-    """The report's metrics for one spec's ``results`` (one per request)."""
+def score(requests: list[SearchRequest], results: list, seconds: float, tokens: int = 0) -> dict:
+    """The report's metrics for one spec's ``results`` (one per request); ``tokens``: simulator tokens spent."""
     rows = []
     for request, result in zip(requests, results):
         docs = list(result) if isinstance(result, list) else []
         valid = len(docs) == request.top_k and getattr(result, "malformed", None) is None
         clean = [" ".join(d.split()).lower() for d in docs]
-        fluent = bool(docs) and all(clean) and len(set(clean)) == len(clean)
-        rows.append((request.useful, valid, _hit(docs, request.answers), fluent, [len(d.split()) for d in docs]))
+        fluent = bool(docs) and all(clean) and len(set(clean)) == len(clean) and not any(map(looping, clean))
+        hit = bool(docs) and answer_in_text("\n".join(docs), request.answers)
+        rows.append((request.useful, valid, hit, fluent, [len(d.split()) for d in docs]))
     useful = [r for r in rows if r[0]]
     noisy = [r for r in rows if not r[0]]
     share = (lambda xs, i: sum(x[i] for x in xs) / len(xs) if xs else 0.0)
@@ -61,29 +75,43 @@ def score(requests: list[SearchRequest], results: list, seconds: float) -> dict:
     return {"valid": share(rows, 1), "useful_hit": u_hit, "noisy_hit": n_hit,
             "separation": u_hit / n_hit if n_hit else (float("inf") if u_hit else 0.0),
             "noisy_fluent": share(noisy, 3), "words_per_doc": sum(words) / len(words) if words else 0.0,
-            "docs_per_s": len(words) / seconds if seconds > 0 else 0.0, "requests": len(rows),
-            "errors": sum(not isinstance(r, list) for r in results), "seconds": round(seconds, 2)}
+            "docs_per_s": len(words) / seconds if seconds > 0 else 0.0, "tokens_per_search": tokens / len(rows),
+            "requests": len(rows), "errors": sum(not isinstance(r, list) for r in results),
+            "seconds": round(seconds, 2)}
 
 
-def run_spec(spec: str, requests: list[SearchRequest], batch: int = 32) -> tuple[dict, list]:
-    """Build the backend for ``spec``, answer ``requests`` in batches, return (metrics, results)."""
+def run_spec(spec: str, requests: list[SearchRequest], batch: int = 32) -> tuple[dict, list, dict | None]:
+    """Build the backend for ``spec``, answer ``requests`` in batches: (metrics, results, first-try metrics).
+
+    For a verified spec (``?verify=N``) the third item scores the simulator's first tries, i.e. the same spec
+    without verification (same seeds, same outputs), and its metrics add ``verify_token_ratio`` (simulator
+    tokens with verification / without) and the outcome counts; otherwise it is None."""
     backend = make_backend(spec)
-    results, seconds = [], 0.0
+    results, first, seconds, tokens, extra, outcomes = [], [], 0.0, 0, 0, []
     for start in range(0, len(requests), batch):
         chunk = requests[start: start + batch]
         t0 = time.perf_counter()
         results.extend(backend.search(chunk))
         seconds += time.perf_counter() - t0
+        stats = getattr(backend, "last_stats", {}) or {}
+        tokens += int(stats.get("generated_tokens", 0) or 0)
+        extra += int(stats.get("verify_generated_tokens", 0) or 0)
+        first.extend(getattr(backend, "last_unverified", []))
+        outcomes += [verification_outcome(r)[0] for r in results[-len(chunk):]]
         print(f"[report] {spec}: {len(results)}/{len(requests)}", file=sys.stderr, flush=True)
-    return score(requests, results, seconds), results
+    metrics = score(requests, results, seconds, tokens)
+    if not first:
+        return metrics, results, None
+    metrics["verify_token_ratio"] = tokens / max(tokens - extra, 1)
+    metrics["outcomes"] = {k: outcomes.count(k) for k in sorted(set(outcomes))}
+    return metrics, results, score(requests, first, seconds, tokens - extra)
 
 
 def table(report: dict) -> str:
     """A markdown table of ``{spec: metrics}``."""
     lines = ["| spec | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
     for spec, m in report.items():
-        cells = [f"{m[c]:.1f}" if c in ("words_per_doc", "docs_per_s", "separation") else f"{100 * m[c]:.1f}%"
-                 for c in COLUMNS]
+        cells = [f"{100 * m[c]:.1f}%" if c in PERCENT else f"{m[c]:.1f}" for c in COLUMNS]
         lines.append(f"| `{spec}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -105,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     requests = heldout_requests(args.queries, args.seed, args.corpus)
     report, samples = {}, {}
     for spec in args.specs:
-        report[spec], results = run_spec(spec, requests, args.batch)
+        report[spec], results, first_try = run_spec(spec, requests, args.batch)
+        if first_try is not None:
+            report[f"{spec} (first try, unverified)"] = first_try
         samples[spec] = [{"useful": r.useful, "query": r.query, "answer": r.answers[0],
                           "output": list(x) if isinstance(x, list) else str(x)} for r, x in zip(requests, results)][:6]
     print(table(report))

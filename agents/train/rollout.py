@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..episodes import Episode, TokenActor, play
+from ..episodes import Episode, TokenActor, play, verification_stats
 from .algorithms import last_token_rewards
 from .policy import Turn
 
@@ -125,6 +125,7 @@ def _stats(episodes: list[Episode], records: list[dict]) -> dict[str, float]:
         "answer_in_useful_docs": sum(t["answer_in_documents"] and not t["noisy"] for t in searches)
                                  / max(len(searches) - noisy, 1),
         "answer_in_noisy_docs": sum(t["answer_in_documents"] and t["noisy"] for t in searches) / max(noisy, 1),
+        **verification_stats(turns),
         "backend_errors": float(sum(bool(t.get("backend_error")) for t in turns)),
         "gen_tokens": float(gen_tokens),
         "response_tokens": gen_tokens / len(episodes),

@@ -68,6 +68,7 @@ class VerifiedBackend:
         self.inner, self.rounds = inner, rounds
         self.name = getattr(inner, "name", type(inner).__name__)
         self.last_stats: dict = {}
+        self.last_unverified: list[SearchResult] = []  # the last batch's first tries (what verify=0 returns)
 
     def cache_identity(self) -> dict:
         identity = getattr(self.inner, "cache_identity", lambda: {"kind": type(self.inner).__name__})()
@@ -81,6 +82,7 @@ class VerifiedBackend:
     def search(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
         requests = list(requests)
         results = search_batch(self.inner, requests)
+        self.last_unverified = list(results)
         if self.rounds == 0:  # verification off
             return results
         tokens = self._tokens()
