@@ -17,7 +17,7 @@ from zerosearch_gym.errors import is_connection_failure, offline_message_for
 # name -> (module with main(argv) -> int, one line of help)
 COMMANDS = {
     "demo": ("agents.demo", "watch a scripted agent search and answer a few questions (a minute or two on a CPU)"),
-    "train": ("agents.train.loop", "train a policy LLM to search (PPO / GRPO / REINFORCE++)"),
+    "train": ("agents.train_command", "train a policy LLM to search (PPO / GRPO / REINFORCE++)"),
     "eval": ("agents.evaluate.cli", "evaluate a policy or a baseline on QA sets with a search backend (EM/F1 table)"),
     "ask": ("agents.evaluate.ask", "one question to a policy, the whole transcript printed"),
     "view": ("agents.evaluate.viewer", "episodes JSONL -> one static HTML page to read rollouts"),

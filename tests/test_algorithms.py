@@ -1,4 +1,5 @@
 """Hand-computed checks of the advantage estimators and the masked losses in agents/algorithms.py."""
+import dataclasses
 import math
 
 import pytest
@@ -6,6 +7,7 @@ import torch
 
 from agents.train.algorithms import (
     LossConfig,
+    LossTerms,
     compute_advantages,
     gae_advantages,
     grpo_advantages,
@@ -116,10 +118,13 @@ def test_policy_loss_adds_kl_and_subtracts_entropy():
     cfg = LossConfig(kl_coef=0.5, kl_estimator="k1", entropy_coef=0.1)
     logp = torch.tensor([[-1.0, -2.0]])
     mask = torch.ones(1, 2)
-    loss, stats = policy_loss(logp, logp.detach(), torch.zeros(1, 2), mask, cfg,
-                              ref_logprobs=torch.tensor([[-1.5, -2.5]]), entropy=torch.tensor([[2.0, 4.0]]))
+    terms = LossTerms(ref_logprobs=torch.tensor([[-1.5, -2.5]]), entropy=torch.tensor([[2.0, 4.0]]))
+    loss, stats = policy_loss(logp, logp.detach(), torch.zeros(1, 2), mask, cfg, terms)
     assert stats["kl"] == pytest.approx(0.5)
     assert loss.item() == pytest.approx(0.5 * 0.5 - 0.1 * 3.0)
+    in_reward = dataclasses.replace(cfg, kl_in_loss=False)  # REINFORCE++ / kl_in_reward: the KL is not in the loss
+    loss, stats = policy_loss(logp, logp.detach(), torch.zeros(1, 2), mask, in_reward, terms)
+    assert "kl" not in stats and loss.item() == pytest.approx(-0.1 * 3.0)
 
 
 def test_policy_loss_gradient_sign_raises_logprob_of_positive_advantage():

@@ -41,6 +41,22 @@ def error_lines(result: subprocess.CompletedProcess) -> list[str]:
     (["demo", "--dataset", "nobody/not-a-cached-dataset"], "this machine is offline (HF_HUB_OFFLINE=1) and the "
      "dataset 'nobody/not-a-cached-dataset' is neither a local folder nor in the local cache; pass a local folder "
      "or pre-download it with `hf download nobody/not-a-cached-dataset --repo-type dataset`"),
+    # view, eval, ask and simulator: the same one line, from the same place (agents/cli.py)
+    (["view", "missing.jsonl"], "zerosearch view: error: expected an episodes JSONL file, got 'missing.jsonl' "
+                                "(no such file)"),
+    (["eval", "--datasets", "missing.jsonl"], "zerosearch eval: error: --datasets 'missing.jsonl': expected an "
+                                              "existing QA dataset file, got 'missing.jsonl'"),
+    (["eval", "--backend", "nonsense:x"], "zerosearch eval: error: --backend 'nonsense:x': unknown backend kind"),
+    (["eval", "--max-new-tokens", "0"], "zerosearch eval: error: expected --max-new-tokens >= 1"),
+    (["ask", "  "], "zerosearch ask: error: argument question: expected 1 to 2000 characters, got 0"),
+    (["simulator", "build-data", "--out", "rows.csv"], "zerosearch simulator: error: expected --out ending in "
+                                                       ".jsonl or .parquet, got 'rows.csv'"),
+    (["simulator", "build-data", "--label", "judge", "--out", "x.jsonl"], "zerosearch simulator: error: expected "
+                                                                          "--judge openai:URL with --label judge"),
+    (["simulator", "build-data", "--label", "judge", "--judge", "http://127.0.0.1:1/v1", "--out", "x.jsonl"],
+     "zerosearch simulator: error: expected a judge spec openai:http://host:port/v1[?model=NAME], got "
+     "'http://127.0.0.1:1/v1'"),
+    (["simulator", "nope"], "zerosearch simulator: error: unknown subcommand 'nope'; expected one of build-data"),
 ])
 def test_mistakes_print_one_clear_line(args, expected):
     result = zerosearch(*args)

@@ -10,6 +10,7 @@ from agents.simulator import main as simulator
 from agents.simulator.build_data import label_pairs
 from agents.simulator.judge import Judge
 from agents.simulator.rows import make_row, read_rows, write_rows
+from zerosearch_gym import UsageError
 
 
 def good_row(label="useful"):
@@ -107,7 +108,7 @@ def test_judge_labels_pairs_and_counts_nonsense_as_skips():
 def test_judge_down_is_an_error_before_work(tmp_path):
     with pytest.raises(RuntimeError, match="expected a working OpenAI-compatible judge"):
         Judge.from_spec(f"openai:{refused_url()}").check()
-    with pytest.raises(SystemExit, match="--judge"):
+    with pytest.raises(UsageError, match="expected --judge openai:URL with --label judge"):
         simulator(["build-data", "--label", "judge", "--out", str(tmp_path / "x.jsonl")])
     with pytest.raises(ValueError, match="expected a judge spec"):
         Judge.from_spec("http://127.0.0.1:1/v1")

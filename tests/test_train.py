@@ -186,7 +186,7 @@ def test_warm_start_sft_lowers_the_loss_on_scripted_turns():
 
 
 def test_cli_main_trains_against_the_offline_bm25_backend_and_plots(tmp_path, capsys):
-    from agents.train.loop import main
+    from agents.train_command import main
 
     argv = ["--preset", "tiny", "--model", "tiny:llama", "--steps", "1", "--warmstart-steps", "1",
             "--questions-per-step", "1", "--max-new-tokens", "4", "--plot", "--output-dir", str(tmp_path)]

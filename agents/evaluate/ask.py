@@ -9,11 +9,11 @@ import argparse
 import sys
 import textwrap
 
-from zerosearch_gym import QAExample, make_backend
+from zerosearch_gym import QAExample, UsageError, make_backend
 
 from ..episodes import play
 from .cli import build_parser as eval_parser
-from .cli import decoding_from, fail, pick_device
+from .cli import decoding_from, pick_device, usage_errors
 from .datasets import MAX_QUESTION_CHARS
 from .policies import build_policy, resolve_policy
 
@@ -33,22 +33,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     question = args.question.strip()
     if not question or len(question) > MAX_QUESTION_CHARS:
-        fail(parser, f"argument question: expected 1 to {MAX_QUESTION_CHARS} characters, got {len(question)}")
+        raise UsageError(f"argument question: expected 1 to {MAX_QUESTION_CHARS} characters, got {len(question)}")
     args.batch_size = 1
-    try:
+    with usage_errors(catch=(ValueError, TypeError, FileNotFoundError, ImportError)):
         decoding = decoding_from(args)
         resolve_policy(args.policy)
         backend = make_backend(args.backend)
-    except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
-        fail(parser, str(err))
-    try:
-        policy = build_policy(args.policy, decoding, args.model, pick_device(args.device))
-    except ValueError as err:
-        fail(parser, str(err))
+    device = pick_device(args.device)
+    with usage_errors():
+        policy = build_policy(args.policy, decoding, args.model, device)
     import gymnasium
 
     import zerosearch_gym  # noqa: F401

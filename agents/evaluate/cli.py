@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from zerosearch_gym import UsageError, make_backend
 
 from .datasets import MAX_QUESTION_CHARS, PAPER_SETS, ZEROSEARCH_HUB, load_eval_sets
 from .policies import BASELINES, Decoding, build_policy, resolve_policy
@@ -61,38 +65,36 @@ def pick_device(name: str) -> str:
     import torch
 
     if name not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"expected --device auto, cpu or cuda, got {name!r}")
+        raise UsageError(f"expected --device auto, cpu or cuda, got {name!r}")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("expected a CUDA device for --device cuda, got none; use --device cpu or auto")
+        raise UsageError("expected a CUDA device for --device cuda, got none; use --device cpu or auto")
     return "cuda" if name == "auto" and torch.cuda.is_available() else ("cpu" if name == "auto" else name)
 
 
-def fail(parser: argparse.ArgumentParser, message: str):
-    """Exit 2 with one line, ``PROG: error: MESSAGE`` (argparse's ``error`` also prints the whole usage)."""
-    parser.exit(2, f"{parser.prog}: error: {message}\n")
-
-
-def preflight(args: argparse.Namespace, parser: argparse.ArgumentParser):
-    """Everything cheap that can fail, before a model loads: settings, policy spec, backend, datasets."""
-    from zerosearch_gym import make_backend
-
+@contextmanager
+def usage_errors(prefix: str = "", catch: tuple = (ValueError,)) -> Iterator[None]:
+    """Raise a ``catch`` error of the block as :class:`~zerosearch_gym.UsageError` (``prefix`` + its message),
+    which ``zerosearch`` prints as one line with exit code 2."""
     try:
+        yield
+    except UsageError:
+        raise
+    except catch as err:
+        raise UsageError(f"{prefix}{err}") from err
+
+
+def preflight(args: argparse.Namespace):
+    """Everything cheap that can fail, before a model loads: settings, policy spec, backend, datasets."""
+    with usage_errors():
         decoding = decoding_from(args)
         kind, _ = resolve_policy(args.policy)
         if args.model and kind not in BASELINES:
-            raise ValueError(f"expected --model only with --policy {'/'.join(BASELINES)}, got --policy {args.policy}")
+            raise UsageError(f"expected --model only with --policy {'/'.join(BASELINES)}, got --policy {args.policy}")
         if args.model:
             resolve_policy(args.model)
-    except ValueError as err:
-        fail(parser, str(err))
-    try:
+    with usage_errors(f"--backend {args.backend!r}: ", (ValueError, TypeError, FileNotFoundError, ImportError)):
         backend = make_backend(args.backend)
-    except (ValueError, TypeError, FileNotFoundError, ImportError) as err:
-        fail(parser, f"--backend {args.backend!r}: {err}")
-    try:
-        sets = load_eval_sets(args.datasets, args.limit, args.hub, args.max_question_chars)
-    except ValueError as err:
-        fail(parser, str(err))
+    sets = load_eval_sets(args.datasets, args.limit, args.hub, args.max_question_chars)
     return decoding, backend, sets
 
 
@@ -101,18 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     from .report import command_line, markdown_table, write_report
 
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    decoding, backend, sets = preflight(args, parser)
+    args = build_parser().parse_args(argv)
+    decoding, backend, sets = preflight(args)
     for s in sets:
         skipped = f", {len(s.skipped)} rows skipped (e.g. row {s.skipped[0][0]}: {s.skipped[0][1]})" \
             if s.skipped else ""
         print(f"[eval] {s.name}: {len(s.examples)} questions from {s.source}{skipped}", file=sys.stderr)
-    try:
-        device = pick_device(args.device)
+    device = pick_device(args.device)
+    with usage_errors():
         policy = build_policy(args.policy, decoding, args.model, device)
-    except ValueError as err:
-        fail(parser, str(err))
     meta = {"command": command_line(argv), "policy": args.policy, "model": getattr(policy, "model", None),
             "backend": args.backend, "datasets": args.datasets, "limit": args.limit, "seed": args.seed,
             "decoding": vars(decoding), "device": device}

@@ -22,10 +22,17 @@ import random
 import sys
 import time
 
-from zerosearch_gym import QAExample, ZeroSearchEnv, load_qa_dataset, make_backend
+from zerosearch_gym import (
+    QAExample,
+    UsageError,
+    ZeroSearchEnv,
+    cover_exact_match,
+    load_qa_dataset,
+    make_backend,
+    normalize_answer,
+)
 from zerosearch_gym.backends.simulator_prompts import MODES
 from zerosearch_gym.offline import wiki_corpus_path
-from zerosearch_gym.reward import cover_exact_match, normalize_answer
 
 from .corpus import corpus_items, read_corpus, targets
 from .judge import Judge
@@ -152,11 +159,11 @@ def parse_args(argv):
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if not str(args.out).endswith((".jsonl", ".parquet")):
-        raise SystemExit(f"expected --out ending in .jsonl or .parquet, got {args.out!r}")
+        raise UsageError(f"expected --out ending in .jsonl or .parquet, got {args.out!r}")
     judge = None
     if args.label == "judge":
         if not args.judge:
-            raise SystemExit("expected --judge openai:URL with --label judge, got none")
+            raise UsageError("expected --judge openai:URL with --label judge, got none")
         judge = Judge.from_spec(args.judge)
         judge.check()  # a server that is down is an error before any work
     start, skipped = time.perf_counter(), {}
@@ -173,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_balance:
         rows = balance(rows, random.Random(args.seed))
     if not rows:
-        raise SystemExit(f"no rows left to write (labelled {counts}, skipped {skipped}); a balanced set needs both "
+        raise UsageError(f"no rows left to write (labelled {counts}, skipped {skipped}); a balanced set needs both "
                          "useful and noisy pairs: use more questions or --no-balance")
     write_rows(rows, args.out)
     print(f"wrote {len(rows)} rows to {args.out} (labelled {counts}, skipped {skipped}, "

@@ -1,3 +1,3 @@
-from .loop import main
+from agents.train_command import main
 
 raise SystemExit(main())

@@ -132,32 +132,41 @@ class LossConfig:
     entropy_coef: float = 0.0  # bonus on the policy's entropy (subtracted from the loss)
     value_clip: float = 0.2  # PPO value-loss clip
     value_coef: float = 0.5  # weight of the critic loss (PPO only)
+    kl_in_loss: bool = True  # False when the KL is in the reward instead (REINFORCE++, PPO's kl_in_reward)
+
+
+@dataclass(frozen=True)
+class LossTerms:
+    """The optional per-token tensors of :func:`policy_loss`, each ``[batch, seq]`` like its log-probs."""
+
+    ref_logprobs: torch.Tensor | None = None  # the reference model's: the KL term (LossConfig.kl_coef)
+    entropy: torch.Tensor | None = None  # the policy's entropy: the bonus (LossConfig.entropy_coef)
+    is_weights: torch.Tensor | None = None  # truncated importance weights p_trainer / p_sampler
 
 
 def policy_loss(logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor,
-                mask: torch.Tensor, cfg: LossConfig, ref_logprobs: torch.Tensor | None = None,
-                entropy: torch.Tensor | None = None, num_tokens: float | None = None,
-                kl_in_loss: bool = True, is_weights: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, dict[str, float]]:
+                mask: torch.Tensor, cfg: LossConfig, terms: LossTerms | None = None,
+                num_tokens: float | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """Clipped surrogate ``max(-A * ratio, -A * clip(ratio))`` + ``beta * KL`` - ``c_ent * entropy``,
-    each a token mean over ``mask`` (denominator ``num_tokens`` when given). ``is_weights`` (truncated
+    each a token mean over ``mask`` (denominator ``num_tokens`` when given). ``terms.is_weights`` (truncated
     importance weights p_trainer / p_sampler) scale each token's surrogate. Returns (loss, stats); the
     stats are means over this call's masked tokens, so callers can average them weighted by token count."""
+    terms = terms if terms is not None else LossTerms()
     ratio = torch.exp(logprobs - old_logprobs)
     unclipped = -advantages * ratio
     clipped = -advantages * torch.clamp(ratio, 1.0 - cfg.clip_eps, 1.0 + cfg.clip_eps)
     surrogate = torch.maximum(unclipped, clipped)
-    if is_weights is not None:
-        surrogate = surrogate * is_weights
+    if terms.is_weights is not None:
+        surrogate = surrogate * terms.is_weights
     loss = masked_mean(surrogate, mask, num_tokens)
     stats = {"pg_loss": masked_mean(surrogate, mask).item(),
              "clip_frac": masked_mean((clipped > unclipped).float(), mask).item()}
-    if ref_logprobs is not None and kl_in_loss and cfg.kl_coef:
-        kl = kl_penalty(logprobs, ref_logprobs, cfg.kl_estimator)
+    if terms.ref_logprobs is not None and cfg.kl_in_loss and cfg.kl_coef:
+        kl = kl_penalty(logprobs, terms.ref_logprobs, cfg.kl_estimator)
         loss = loss + cfg.kl_coef * masked_mean(kl, mask, num_tokens)
         stats["kl"] = masked_mean(kl, mask).item()
-    if entropy is not None and cfg.entropy_coef:
-        loss = loss - cfg.entropy_coef * masked_mean(entropy, mask, num_tokens)
+    if terms.entropy is not None and cfg.entropy_coef:
+        loss = loss - cfg.entropy_coef * masked_mean(terms.entropy, mask, num_tokens)
     return loss, stats
 
 

@@ -9,6 +9,9 @@ It is written into a temporary sibling folder, then the current checkpoint is re
 ``.checkpoint-old`` and the new one into place. A kill leaves either the new checkpoint, or (between the two
 renames) only ``.checkpoint-old``, which :func:`recover_checkpoint` puts back. Loading checks the manifest
 and the config **before** anything is loaded: a corrupt file or another run's checkpoint is a clear error.
+
+:func:`load_run` restores a whole run from its folder (the one way in for ``--resume``, ``zerosearch export``
+and ``zerosearch eval --policy RUN_DIR``); :func:`assemble_run` is the part a fresh run shares with it.
 """
 from __future__ import annotations
 
@@ -20,7 +23,9 @@ import pickle
 import random
 import shutil
 import tempfile
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -214,3 +219,67 @@ def truncate_metrics(path: str | Path, step: int) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(kept))
     os.replace(tmp, path)
+
+
+# -- a whole run: what loop.train resumes and export / eval rebuild ------------------------------------------
+@dataclass
+class Run:
+    """A training run's pieces: config, device, policy, PPO's separate critic (or None), the KL reference (or
+    None), the optimizer, and the checkpoint state it was restored from (None for a fresh run)."""
+
+    cfg: Any
+    device: torch.device
+    policy: Any
+    critic: Any
+    ref: Any
+    optimizer: torch.optim.Optimizer
+    state: dict | None = None
+
+    def trained(self) -> torch.nn.ModuleDict:
+        """The modules the optimizer trains, named as the checkpoint names their parameters."""
+        return torch.nn.ModuleDict({"policy": self.policy, **({"critic": self.critic} if self.critic is not None else {})})
+
+
+def assemble_run(cfg, device: torch.device, policy, critic, run_dir: Path, reference: bool = True) -> Run:
+    """After the (re)done warm start: the rollout engine, the KL reference (from these starting weights, so
+    before any checkpoint is loaded) when ``reference``, and the optimizer."""
+    from . import build
+
+    build.attach_rollout_engine(cfg, policy)
+    ref = build.build_reference(cfg, policy, run_dir) if reference else None
+    return Run(cfg, device, policy, critic, ref, build.make_optimizer(cfg, policy, critic))
+
+
+def saved_config(run_dir: str | Path) -> dict:
+    """The config a training run saved with its checkpoint (``checkpoint/state.json``)."""
+    path = Path(run_dir) / CHECKPOINT_DIR / "state.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"expected a training run folder with {CHECKPOINT_DIR}/state.json at "
+                                f"{run_dir}, got none; pass the --output-dir of a zerosearch train run")
+    return json.loads(path.read_text())["config"]
+
+
+def load_run(run_dir: str | Path, cfg=None, device: str = "cpu", reference: bool = False) -> Run:
+    """Training run ``run_dir`` at its checkpoint: policy and critic built, the warm start redone, the rollout
+    engine attached, the reference built when ``reference``, then parameters, optimizer and RNG loaded.
+
+    ``cfg`` is the config of a run that resumes (it must match the checkpoint's); without it the run's saved
+    config is used, on ``device`` with the transformers rollout path (to evaluate or export the policy)."""
+    from . import build
+    from .config import TrainConfig
+
+    run_dir = Path(run_dir)
+    recover_checkpoint(run_dir)  # a kill between the two renames of a save leaves .checkpoint-old
+    saved = saved_config(run_dir)
+    check = saved if cfg is None else asdict(cfg)  # a rebuild is its own config; a resume must match it
+    if cfg is None:
+        known = {f.name for f in fields(TrainConfig)}
+        cfg = replace(TrainConfig(), **{**{k: v for k, v in saved.items() if k in known}, "device": device,
+                                        "rollout_engine": "fastgen", "resume": True})
+    torch_device = build.pick_device(cfg)
+    policy = build.build_policy(cfg, torch_device)
+    critic = build.build_critic(cfg, torch_device, policy.tokenizer)
+    build.redo_warm_start(policy, cfg, run_dir)
+    run = assemble_run(cfg, torch_device, policy, critic, run_dir, reference)
+    run.state = load_checkpoint(run_dir, run.trained(), run.optimizer, check)
+    return run

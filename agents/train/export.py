@@ -9,8 +9,6 @@ only with ``--export`` (or ``--steps 0``); this command converts the checkpoint 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 from pathlib import Path
 
 
@@ -32,30 +30,13 @@ def export_policy(policy, out_dir: str | Path, cfg) -> int:
 
 
 def rebuild_policy(run_dir: str | Path, device: str = "cpu"):
-    """The policy of training run ``run_dir`` from its config and checkpoint, LoRA adapters merged."""
-    import torch
+    """The policy of training run ``run_dir`` (:func:`.checkpoint.load_run`), LoRA adapters merged; returns
+    ``(policy, cfg)``."""
+    from .checkpoint import load_run
 
-    from . import build
-    from .checkpoint import CHECKPOINT_DIR, load_checkpoint, recover_checkpoint
-    from .config import TrainConfig
-
-    run_dir = Path(run_dir)
-    recover_checkpoint(run_dir)
-    state_path = run_dir / CHECKPOINT_DIR / "state.json"
-    if not state_path.is_file():
-        raise FileNotFoundError(f"expected a training run folder with {CHECKPOINT_DIR}/state.json at "
-                                f"{run_dir}, got none; pass the --output-dir of a zerosearch train run")
-    saved = json.loads(state_path.read_text())["config"]
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    cfg = dataclasses.replace(TrainConfig(), **{**{k: v for k, v in saved.items() if k in known},
-                                                "device": device, "rollout_engine": "fastgen", "resume": True})
-    policy = build.build_policy(cfg, torch.device(device))
-    critic = build.build_critic(cfg, torch.device(device), policy.tokenizer)
-    build.redo_warm_start(policy, cfg, run_dir)
-    trained = torch.nn.ModuleDict({"policy": policy, **({"critic": critic} if critic is not None else {})})
-    load_checkpoint(run_dir, trained, build.make_optimizer(cfg, policy, critic), saved)
-    policy.merge_lora()
-    return policy, cfg
+    run = load_run(run_dir, device=device)
+    run.policy.merge_lora()
+    return run.policy, run.cfg
 
 
 def export_run(run_dir: str | Path, out_dir: str | Path, device: str = "cpu") -> Path:

@@ -1,7 +1,9 @@
 """``zerosearch train``: token-masked PPO / GRPO / REINFORCE++ against ZeroSearch-v0, top to bottom.
 
-Setup (config, data, policy, reference, optimizer, envs; resume), then for each step: rollouts -> update ->
-log -> save. Run ``zerosearch train --help`` for every flag; ``--preset paper`` is ZeroSearch's GPU recipe.
+:func:`train` reads as the algorithm: :func:`setup` (config, data, envs; a fresh run's policy, warm start,
+reference and optimizer, or the run restored from its checkpoint), then for each step :func:`iteration`
+(rollouts -> update) -> log -> save, then :func:`finish` (plot, export, summary). ``zerosearch train --help``
+lists every flag (the command is :mod:`agents.train_command`); ``--preset paper`` is ZeroSearch's GPU recipe.
 """
 from __future__ import annotations
 
@@ -17,19 +19,21 @@ import torch
 
 from . import build
 from .checkpoint import (
-    load_checkpoint,
+    Run,
+    assemble_run,
+    load_run,
     recover_checkpoint,
     save_checkpoint,
     truncate_metrics,
     verify_checkpoint,
 )
-from .config import TrainConfig, parse_config
+from .config import TrainConfig
 from .health import collapse_warnings, zero_advantage_share
 from .memory import limit_heap, trim
 from .rollout import RolloutConfig, collect_rollouts
 from .update import update
 
-__all__ = ["questions_for_step", "step_seeds", "train", "update", "main"]
+__all__ = ["questions_for_step", "step_seeds", "train", "update"]
 
 
 def questions_for_step(n_examples: int, step: int, per_step: int, seed: int) -> list[int]:
@@ -62,108 +66,138 @@ def train(cfg: TrainConfig, log=_log, backend=None, extra_metrics=None) -> list[
 
     ``backend`` (an object with ``.search``) overrides ``cfg.backend``; ``extra_metrics(step, policy)``
     returns a dict merged into each step's row (e.g. a held-out evaluation every N steps)."""
-    from zerosearch_gym import load_qa_dataset
-
-    # ---- setup: everything that can fail cheaply comes before any model loads
     began = time.perf_counter()
-    cfg.validate()
-    out, config = Path(cfg.output_dir), dataclasses.asdict(cfg)
-    examples = load_qa_dataset(cfg.dataset or None)  # a dataset without answers raises here
-    if cfg.resume:
-        recover_checkpoint(out)  # a kill between the two renames of a save leaves .checkpoint-old
-    state = verify_checkpoint(out, config) if cfg.resume else None
-    device = build.pick_device(cfg)
-    if device.type == "cpu":
-        limit_heap()  # CPU runs otherwise keep GBs of freed activations resident (memory.py)
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
-    policy = build.build_policy(cfg, device)
-    critic = build.build_critic(cfg, device, policy.tokenizer)
-    envs = build.make_envs(cfg, examples, backend)
-    metrics, written = out / "metrics.jsonl", 0
-    if state is None:  # a fresh run: warm start, then keep what resume needs to rebuild the start
-        from .warmstart import warm_start
-
-        out.mkdir(parents=True, exist_ok=True)
-        rows = warm_start(policy, envs, examples, cfg, device, log=log)
-        metrics.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        written += build.finish_warm_start(policy, cfg, out)
-    else:
-        build.redo_warm_start(policy, cfg, out)
-    build.attach_rollout_engine(cfg, policy)
-    ref = build.build_reference(cfg, policy, out)
-    trained = torch.nn.ModuleDict({"policy": policy, **({"critic": critic} if critic is not None else {})})
-    optimizer = build.make_optimizer(cfg, policy, critic)
-    start = 0
-    if state is not None:
-        state = load_checkpoint(out, trained, optimizer, config)
-        start = state["step"]
-        truncate_metrics(metrics, start)  # rows after the checkpoint are written again
-        truncate_metrics(out / "episodes.jsonl", start)
-        log(f"resumed at step {start} (curriculum step {state['curriculum_step']}, data position "
-            f"{state['data_position']})")
+    run, envs, examples, written = setup(cfg, log, backend)
+    out = Path(cfg.output_dir)
+    start = run.state["step"] if run.state is not None else 0
     rcfg = RolloutConfig(cfg.max_new_tokens, cfg.max_obs_tokens, cfg.max_seq_len, cfg.temperature, cfg.top_p,
                          sampler_logprobs=cfg.tis_cap > 0 or cfg.rollout_engine == "vllm")
     history: list[dict] = []
     bar = _progress(cfg, start)
 
     for step in range(start, cfg.steps):
-        # ---- rollouts: G per question, the curriculum at this step, independent seeds per env
-        t0 = time.perf_counter()
-        picks = questions_for_step(len(examples), step, cfg.questions_per_step, cfg.seed)
-        envs.unwrapped.call("set_curriculum_step", step)  # m = cfg.steps is in the envs' NoiseSchedule
-        env_seeds, sample_seed = step_seeds(cfg.seed, step, envs.num_envs)
-        policy.eval()
-        batch = collect_rollouts(envs, policy, [examples[i] for i in picks], cfg.rollouts_per_question, rcfg,
-                                 seed=env_seeds, sample_seed=sample_seed)
-        trim()  # the generation's freed buffers
-        # ---- update
-        t1 = time.perf_counter()
-        build.set_learning_rates(optimizer, cfg, step)
-        stats = update(policy, ref, batch, optimizer, cfg, device, critic=critic)
-        if policy.engine is not None:  # vLLM generates the next rollouts with the updated weights
-            policy.engine.load_weights(policy.model)
-        t2 = time.perf_counter()
-        # ---- log (extra_metrics is where a periodic held-out evaluation plugs in)
-        row = {"step": step, **batch.stats, **stats,
-               "zero_adv_groups": zero_advantage_share(batch.rewards, batch.group_ids),
-               "lr": optimizer.param_groups[0]["lr"], "rollout_s": t1 - t0, "update_s": t2 - t1,
-               "tokens_per_s": batch.stats["seq_tokens"] / (t2 - t0)}
-        row.update(extra_metrics(step, policy) if extra_metrics is not None else {})
-        with open(metrics, "a") as handle:
-            handle.write(json.dumps(row) + "\n")
-        if cfg.save_episodes:  # every episode with its turns, for `zerosearch view`
-            with open(out / "episodes.jsonl", "a", encoding="utf-8") as handle:
-                handle.writelines(json.dumps({"dataset": f"step {step}", "step": step, **r}) + "\n"
-                                  for r in batch.records)
+        row, batch = iteration(run, envs, examples, step, rcfg)  # rollouts -> update -> the step's metrics
+        row.update(extra_metrics(step, run.policy) if extra_metrics is not None else {})  # e.g. held-out eval
+        record(cfg, out, row, batch.records)
         history.append(row)
         for warning in collapse_warnings(history):
             log(f"warning at step {step + 1}: {warning}")
         _report(cfg, bar, row, log)
-        # ---- save
         done = step + 1
         if (cfg.save_every and done % cfg.save_every == 0) or done == cfg.steps:
-            written += save_checkpoint(out, _trainable(trained), optimizer, {
-                "step": done, "curriculum_step": done, "data_position": done * cfg.questions_per_step,
-                "config": config}, keep=cfg.keep_checkpoints)
+            written += save(run, out, done)
 
-    # ---- finish: plot, export, summary
     bar.close()
     envs.close()
+    finish(run, out, written, time.perf_counter() - began, log)
+    return history
+
+
+def setup(cfg: TrainConfig, log, backend) -> tuple[Run, object, list, int]:
+    """Everything before the first step: (run, envs, examples, bytes written). What can fail cheaply comes
+    before any model loads; a fresh run warm-starts, ``--resume`` restores the run at its checkpoint."""
+    from zerosearch_gym import load_qa_dataset
+
+    cfg.validate()
+    out = Path(cfg.output_dir)
+    examples = load_qa_dataset(cfg.dataset or None)  # a dataset without answers raises here
+    if cfg.resume:
+        recover_checkpoint(out)  # a kill between the two renames of a save leaves .checkpoint-old
+        verify_checkpoint(out, dataclasses.asdict(cfg))
+    device = build.pick_device(cfg)
+    if device.type == "cpu":
+        limit_heap()  # CPU runs otherwise keep GBs of freed activations resident (memory.py)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    if not cfg.resume:
+        run, envs, written = start_fresh(cfg, device, examples, backend, log)
+        return run, envs, examples, written
+    envs = build.make_envs(cfg, examples, backend)
+    run = load_run(out, cfg, reference=True)
+    start = run.state["step"]
+    truncate_metrics(out / "metrics.jsonl", start)  # rows after the checkpoint are written again
+    truncate_metrics(out / "episodes.jsonl", start)
+    log(f"resumed at step {start} (curriculum step {run.state['curriculum_step']}, data position "
+        f"{run.state['data_position']})")
+    return run, envs, examples, 0
+
+
+def start_fresh(cfg: TrainConfig, device: torch.device, examples: list, backend, log) -> tuple[Run, object, int]:
+    """A new run: policy (and critic), envs, the scripted warm start, and what resume needs to rebuild it."""
+    from .warmstart import warm_start
+
+    out = Path(cfg.output_dir)
+    policy = build.build_policy(cfg, device)
+    critic = build.build_critic(cfg, device, policy.tokenizer)
+    envs = build.make_envs(cfg, examples, backend)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = warm_start(policy, envs, examples, cfg, device, log=log)
+    (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    written = build.finish_warm_start(policy, cfg, out)
+    return assemble_run(cfg, device, policy, critic, out), envs, written
+
+
+def iteration(run: Run, envs, examples: list, step: int, rcfg: RolloutConfig) -> tuple[dict, object]:
+    """One training step: G rollouts per question at this step's curriculum, one update; (metrics row, batch)."""
+    cfg, policy = run.cfg, run.policy
+    # ---- rollouts: G per question, the curriculum at this step, independent seeds per env
+    t0 = time.perf_counter()
+    picks = questions_for_step(len(examples), step, cfg.questions_per_step, cfg.seed)
+    envs.unwrapped.call("set_curriculum_step", step)  # m = cfg.steps is in the envs' NoiseSchedule
+    env_seeds, sample_seed = step_seeds(cfg.seed, step, envs.num_envs)
+    policy.eval()
+    batch = collect_rollouts(envs, policy, [examples[i] for i in picks], cfg.rollouts_per_question, rcfg,
+                             seed=env_seeds, sample_seed=sample_seed)
+    trim()  # the generation's freed buffers
+    # ---- update
+    t1 = time.perf_counter()
+    build.set_learning_rates(run.optimizer, cfg, step)
+    stats = update(policy, run.ref, batch, run.optimizer, cfg, run.device, critic=run.critic)
+    if policy.engine is not None:  # vLLM generates the next rollouts with the updated weights
+        policy.engine.load_weights(policy.model)
+    t2 = time.perf_counter()
+    row = {"step": step, **batch.stats, **stats,
+           "zero_adv_groups": zero_advantage_share(batch.rewards, batch.group_ids),
+           "lr": run.optimizer.param_groups[0]["lr"], "rollout_s": t1 - t0, "update_s": t2 - t1,
+           "tokens_per_s": batch.stats["seq_tokens"] / (t2 - t0)}
+    return row, batch
+
+
+def record(cfg: TrainConfig, out: Path, row: dict, episodes: list[dict]) -> None:
+    """Append the step's row to metrics.jsonl and, with ``save_episodes``, its episodes to episodes.jsonl."""
+    with open(out / "metrics.jsonl", "a") as handle:
+        handle.write(json.dumps(row) + "\n")
+    if cfg.save_episodes:  # every episode with its turns, for `zerosearch view`
+        with open(out / "episodes.jsonl", "a", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(dict(r, dataset=f"step {row['step']}", step=row["step"])) + "\n"
+                              for r in episodes)
+
+
+def save(run: Run, out: Path, done: int) -> int:
+    """The checkpoint after ``done`` steps (trainable parameters, optimizer, RNG, data position); bytes."""
+    cfg = run.cfg
+    return save_checkpoint(out, _trainable(run.trained()), run.optimizer, {
+        "step": done, "curriculum_step": done, "data_position": done * cfg.questions_per_step,
+        "config": dataclasses.asdict(cfg)}, keep=cfg.keep_checkpoints)
+
+
+def finish(run: Run, out: Path, written: int, seconds: float, log) -> None:
+    """After the last step: the reward plot, the exported policy (``--export`` or ``--steps 0``; otherwise the
+    checkpoint is the policy, which eval and export rebuild), the summary."""
+    cfg, metrics = run.cfg, out / "metrics.jsonl"
     if cfg.plot and metrics.is_file() and _read_rows(metrics):
         from .plot import plot_metrics
 
         plot_metrics(metrics, out / "reward.png")
     export_dir = None
-    if cfg.export or cfg.steps == 0:  # else the checkpoint is the policy (eval / export rebuild it)
+    if cfg.export or cfg.steps == 0:
         from .export import export_policy
 
         export_dir = out / "final"
-        written += export_policy(policy, export_dir, cfg)
+        written += export_policy(run.policy, export_dir, cfg)
     written += metrics.stat().st_size
-    log(summary(cfg, _read_rows(metrics), out, export_dir, written, time.perf_counter() - began))
-    return history
+    log(summary(cfg, _read_rows(metrics), out, export_dir, written, seconds))
 
 
 def _trainable(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -223,16 +257,3 @@ def summary(cfg: TrainConfig, rows: list[dict], out: Path, export_dir: Path | No
     if cfg.save_episodes and rows:
         lines.append(f"      zerosearch view {out / 'episodes.jsonl'} -o episodes.html   (read the episodes)")
     return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``zerosearch train`` and ``python -m agents.train``."""
-    cfg = parse_config(argv)
-    from agents.evaluate.validation import validator_from_config
-
-    train(cfg, extra_metrics=validator_from_config(cfg))  # a bad --eval-dataset fails before any model loads
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

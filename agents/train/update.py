@@ -5,11 +5,19 @@ Metrics aggregate every micro-batch (token-weighted means), not only the last on
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
-from .algorithms import LossConfig, compute_advantages, kl_penalty, masked_mean, policy_loss, value_loss
+from .algorithms import (
+    LossConfig,
+    LossTerms,
+    compute_advantages,
+    kl_penalty,
+    masked_mean,
+    policy_loss,
+    value_loss,
+)
 from .config import TrainConfig
 from .memory import trim
 
@@ -25,6 +33,11 @@ class Targets:
     old_values: torch.Tensor | None = None
     returns: torch.Tensor | None = None
     is_weights: torch.Tensor | None = None
+
+    def rows(self, idx: torch.Tensor) -> Targets:
+        """The targets of the batch rows ``idx`` (one micro-batch)."""
+        tensors = (getattr(self, f.name) for f in fields(self))
+        return Targets(*(None if x is None else x[idx] for x in tensors))
 
 
 class Meter:
@@ -85,15 +98,15 @@ def update(policy, ref, batch, optimizer, cfg: TrainConfig, device, *, critic=No
             targets.is_weights = ratio.clamp(max=cfg.tis_cap).detach()
             meter.add({"tis_weight": float(masked_mean(targets.is_weights, mask))}, 1.0)
     loss_cfg = LossConfig(cfg.clip_eps, cfg.kl_coef, cfg.kl_estimator, cfg.entropy_coef,
-                          value_coef=cfg.value_coef)
+                          value_coef=cfg.value_coef, kl_in_loss=not kl_reward)
     policy.train()
     for _ in range(cfg.ppo_epochs):
         for mb in torch.randperm(len(batch)).chunk(cfg.mini_batches):
             mb_tokens = mask[mb].sum().item()
             optimizer.zero_grad(set_to_none=True)
             for micro in mb.split(cfg.micro_batch_size):
-                stats = micro_step(policy, critic, batch, micro, targets, loss_cfg, cfg, device,
-                                   num_tokens=mb_tokens, kl_in_loss=not kl_reward)
+                inputs = [x[micro].to(device) for x in (batch.input_ids, batch.attention_mask, batch.loss_mask)]
+                stats = micro_step(policy, critic, inputs, targets.rows(micro), loss_cfg, cfg, mb_tokens)
                 meter.add(stats, mask[micro].sum().item())
                 trim()
             for group in optimizer.param_groups:
@@ -103,23 +116,20 @@ def update(policy, ref, batch, optimizer, cfg: TrainConfig, device, *, critic=No
     return meter.means()
 
 
-def micro_step(policy, critic, batch, idx, t: Targets, loss_cfg: LossConfig, cfg: TrainConfig, device, *,
-               num_tokens: float, kl_in_loss: bool) -> dict:
-    """Forward + backward of one micro-batch (rows ``idx``); returns its stats (means over its tokens)."""
-    m = t.mask[idx]
-    ids, attn, lmask = (x[idx].to(device) for x in (batch.input_ids, batch.attention_mask, batch.loss_mask))
+def micro_step(policy, critic, inputs: list[torch.Tensor], t: Targets, loss_cfg: LossConfig, cfg: TrainConfig,
+               num_tokens: float) -> dict:
+    """Forward + backward of one micro-batch (``inputs``: its ids, attention mask and loss mask on the device;
+    ``t``: its rows of the targets); returns its stats (means over its tokens)."""
     ppo = cfg.algo == "ppo"
-    lp, ent, v = policy.score(ids, attn, lmask, cfg.temperature, cfg.logprob_chunk,
-                              entropy=cfg.entropy_coef > 0, values=ppo and critic is None)
+    lp, ent, v = policy.score(*inputs, cfg.temperature, cfg.logprob_chunk, entropy=cfg.entropy_coef > 0,
+                              values=ppo and critic is None)
     if ppo and critic is not None:
-        v = critic.score(ids, attn, lmask, cfg.temperature, cfg.logprob_chunk, values=True)[2]
-    loss, stats = policy_loss(lp, t.old_logprobs[idx], t.advantages[idx], m, loss_cfg,
-                              ref_logprobs=None if t.ref_logprobs is None else t.ref_logprobs[idx], entropy=ent,
-                              num_tokens=num_tokens, kl_in_loss=kl_in_loss,
-                              is_weights=None if t.is_weights is None else t.is_weights[idx])
+        v = critic.score(*inputs, cfg.temperature, cfg.logprob_chunk, values=True)[2]
+    loss, stats = policy_loss(lp, t.old_logprobs, t.advantages, t.mask, loss_cfg,
+                              LossTerms(t.ref_logprobs, ent, t.is_weights), num_tokens)
     if v is not None:
-        vl = value_loss(v, t.old_values[idx], t.returns[idx], m, loss_cfg, num_tokens)
+        vl = value_loss(v, t.old_values, t.returns, t.mask, loss_cfg, num_tokens)
         loss = loss + vl
-        stats["value_loss"] = vl.item() * num_tokens / max(m.sum().item(), 1.0)
+        stats["value_loss"] = vl.item() * num_tokens / max(t.mask.sum().item(), 1.0)
     loss.backward()
     return stats
