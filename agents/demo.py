@@ -16,14 +16,12 @@ import gymnasium as gym
 import numpy as np
 
 from zerosearch_gym import UsageError, load_qa_dataset, make_backend  # importing registers ZeroSearch-v0
-from zerosearch_gym.backends import parse_spec
+from zerosearch_gym.backends import is_real_engine
 from zerosearch_gym.curriculum import check_probability
 from zerosearch_gym.errors import hub_access
 
 from .episodes import Episode, play, verification_stats
 from .scripted import ScriptedPolicy
-
-REAL_ENGINES = ("bm25", "http-retriever")  # real search: the useful/noisy request does not change the results
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -67,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                         backend=backend, dataset=examples, max_turns=args.max_turns, noise=args.noise)
     episodes = play(envs, ScriptedActor(), seed=args.seed)
     envs.close()
-    real = parse_spec(args.backend).kind in REAL_ENGINES
+    real = is_real_engine(args.backend)
     for i, ep in enumerate(episodes, 1):
         print(f"\n===== episode {i}/{len(episodes)}: {ep.example.question}   "
               f"(gold: {' | '.join(ep.example.golden_answers)})")

@@ -15,7 +15,7 @@ RESULTS: dict = {}
 
 @pytest.fixture(scope="module")
 def setup():
-    from agents.train.policy import Policy
+    from agents.policy import Policy
 
     policy = Policy.load("")  # the offline SmolLM2-135M-Instruct
     return policy, load_eval_sets(["sample:in-wiki"], limit=N), make_backend("bm25")

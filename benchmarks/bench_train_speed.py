@@ -32,11 +32,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the subprocess runs this file as a script
 
+from agents.episodes import Episode
+from agents.policy import STOP_STRINGS, Policy
 from agents.train.algorithms import LossConfig, compute_advantages, policy_loss
 from agents.train.build import build_policy, build_reference, make_optimizer
 from agents.train.config import TrainConfig
-from agents.train.policy import STOP_STRINGS, Policy, Turn
-from agents.train.rollout import RolloutBatch, _Episode, _pad
+from agents.train.rollout import RolloutBatch, _pad
 from agents.train.update import update
 from zerosearch_gym import load_qa_dataset
 from zerosearch_gym.llm.generation import eos_ids, finish, generate
@@ -166,10 +167,11 @@ def rollout_batch(policy: Policy) -> RolloutBatch:
         search = 65 + a // 2  # 50..80 tokens, then the answer turn: ~POLICY_TOKENS in all
         answer = POLICY_TOKENS - search + b // 3
         docs = SEQ_LEN + c - len(prompt) - search - answer
-        e = _Episode(prompt, "")
-        e.add_turn(Turn(ids(search), "", "stop"))
-        e.add_observation(ids(docs), "")
-        e.add_turn(Turn(ids(answer), "", "stop"))
+        e = Episode(None)
+        e.add_context(prompt)
+        e.add_turn(ids(search))
+        e.add_context(ids(docs))
+        e.add_turn(ids(answer))
         e.reward = float(torch.rand((), generator=g))
         episodes.append(e)
     return _pad(episodes, CFG.rollouts_per_question, policy.tokenizer.pad_token_id)

@@ -26,10 +26,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agents.policy import Policy
 from agents.train.build import build_reference
 from agents.train.config import TrainConfig
 from agents.train.loop import update
-from agents.train.policy import Policy
 from agents.train.rollout import RolloutBatch
 
 PEAK_FLOPS = 790e12  # H100 SXM dense bf16 figure used across this project's benchmarks

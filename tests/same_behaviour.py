@@ -29,7 +29,7 @@ DOCS = [{"title": "Hamlet", "text": "Hamlet is a tragedy written by William Shak
 
 def rollouts() -> dict:
     """Sampled (temperature 1) tiny-model rollouts, 3 questions x 2, noise 0.5: ids, rewards, records."""
-    from agents.train.policy import Policy
+    from agents.policy import Policy
     from agents.train.rollout import RolloutConfig, collect_rollouts
     from zerosearch_gym.llm.models import tiny_model
 
@@ -44,8 +44,8 @@ def rollouts() -> dict:
 
 def scripted_rollouts() -> dict:
     """The scripted actor's rollouts (searches, documents, answers, noisy coins) on the same envs."""
+    from agents.policy import Policy, Turn
     from agents.scripted import ScriptedPolicy
-    from agents.train.policy import Policy, Turn
     from agents.train.rollout import RolloutConfig, collect_rollouts
     from zerosearch_gym.llm.models import tiny_model
 
@@ -67,7 +67,7 @@ def scripted_rollouts() -> dict:
 def evaluation() -> dict:
     """Greedy tiny-model and scripted evaluations on BM25 over the offline Wikipedia (3 sample questions)."""
     from agents.evaluate import Decoding, build_policy, evaluate_policy, load_eval_sets
-    from agents.train.policy import Policy
+    from agents.policy import Policy
     from zerosearch_gym import make_backend
     from zerosearch_gym.llm.models import tiny_model
 

@@ -9,6 +9,9 @@ ROOT = Path(__file__).resolve().parent.parent
 WINGS = ("train", "evaluate", "simulator", "integrations")
 # public keyword API kept on purpose: generate(...) is called by keyword across the project and by users
 WIDE_OK = {"zerosearch_gym/llm/generation.py:generate"}
+# the one crossing: evaluating a training run that was never exported rebuilds it with train's run loader
+CROSSING_OK = {("agents/evaluate/policies.py", "agents.train.export"),
+               ("agents/evaluate/policies.py", "agents.train.export.rebuild_policy")}
 
 
 def imports(path: Path) -> set[str]:
@@ -38,7 +41,8 @@ def wing(module: str) -> str | None:
 def test_agents_wings_stay_apart_and_use_the_public_env_api(path):
     own = wing(".".join(path.relative_to(ROOT).with_suffix("").parts))
     names = imports(path)
-    crossing = sorted(n for n in names if wing(n) and wing(n) != own)
+    where = str(path.relative_to(ROOT))
+    crossing = sorted(n for n in names if wing(n) and wing(n) != own and (where, n) not in CROSSING_OK)
     assert not crossing or path.name in ("cli.py", "train_command.py") and own is None, crossing
     private = sorted(n for n in names if n.startswith("zerosearch_gym") and any(
         p.startswith("_") and p != "__init__" for p in n.split(".")))

@@ -34,7 +34,7 @@ def error_lines(result: subprocess.CompletedProcess) -> list[str]:
     # train: checked before the policy loads (its "Loading weights" bar would be a second line)
     (["train", "--backend", "nonsense"], "zerosearch train: error: unknown backend kind 'nonsense'"),
     (["train", "--backend", "hf?max_new_tokens=many"], "expected max_new_tokens to be int, got 'many'"),
-    (["train", "--noise-end", "2"], "expected --noise-start and --noise-end in [0, 1], got 0.0, 2.0"),
+    (["train", "--noise-end", "2"], "expected --noise-end in [0, 1], got 2.0"),
     (["demo", "--episodes", "0"], "zerosearch demo: error: expected --episodes >= 1, got 0"),
     (["demo", "--noise", "2"], "zerosearch demo: error: expected --noise in [0, 1], got 2.0"),
     (["demo", "--backend", "hf:?max_new_tokens=12&colour=red"], "zerosearch demo: error:"),

@@ -36,7 +36,7 @@ def bm25():
 
 @pytest.fixture(scope="module")
 def tiny():
-    from agents.train.policy import Policy
+    from agents.policy import Policy
     from zerosearch_gym.llm.models import tiny_model
 
     return Policy(*tiny_model("llama"))
@@ -185,7 +185,7 @@ def test_a_crash_keeps_finished_sets_and_the_rerun_reuses_them(tmp_path, monkeyp
 @pytest.mark.slow
 def test_smollm2_rag_and_search_policy_on_bm25(bm25):
     """The real SmolLM2-135M-Instruct: RAG answers from BM25's documents; as a search policy it plays the env."""
-    from agents.train.policy import Policy
+    from agents.policy import Policy
     from zerosearch_gym.llm.models import smollm2_path
 
     policy = Policy.load(str(smollm2_path()))

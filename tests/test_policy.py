@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from agents.train.policy import Policy, resolve_model_path
+from agents.policy import Policy, resolve_model_path
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import zerosearch_gym
-from agents.train.policy import Policy, Turn
+from agents.policy import Policy, Turn
 from agents.train.rollout import RolloutConfig, collect_rollouts
 from zerosearch_gym import QAExample
 from zerosearch_gym.backends.retrieval import BM25Backend

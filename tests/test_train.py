@@ -8,10 +8,10 @@ import torch
 from safetensors.torch import load_file
 
 import zerosearch_gym  # noqa: F401
+from agents.policy import Policy, Turn
 from agents.train.checkpoint import CheckpointError, verify_checkpoint
 from agents.train.config import PRESETS, TrainConfig, build_parser, parse_config
 from agents.train.loop import questions_for_step, train, update
-from agents.train.policy import Policy, Turn
 from agents.train.rollout import RolloutConfig, collect_rollouts
 from zerosearch_gym import QAExample
 from zerosearch_gym.backends.retrieval import BM25Backend

@@ -23,8 +23,8 @@ def episodes_file(tmp_path_factory):
     lines = [(out / "episodes" / name).read_text() for name in ("sample_in-wiki.jsonl", "sample.jsonl")]
     noisy = {"dataset": "train", "question": HOSTILE, "golden_answers": ["x"], "answer": "y", "reward": 0.0,
              "em": 0.0, "f1": 0.0, "searches": 1, "steps": [
-                 {"action": "search", "think": "look it up", "query": "q", "noisy": True,
-                  "documents": ["a noisy document </script>", "another"]},
+                 {"action": "search", "think": "look it up", "query": "q", "noisy": True, "verify": "repaired",
+                  "verify_resamples": 2, "documents": ["a noisy document </script>", "another"]},
                  {"action": "answer", "answer": "y", "f1": 0.0, "text": "<answer>y</answer>"}]}
     path.write_text("".join(lines) + json.dumps(noisy) + "\n")
     return path
@@ -93,7 +93,8 @@ def test_page_renders_and_filters_in_headless_chromium(episodes_file, tmp_path):
         WebDriverWait(driver, 10).until(lambda d: noisy_rows[0].find_elements(By.CSS_SELECTOR, ".turn"))
         turns = noisy_rows[0].find_elements(By.CSS_SELECTOR, ".turn")
         assert [t.get_attribute("class") for t in turns] == ["turn search", "turn answer"]
-        assert "noisy" in turns[0].find_element(By.CSS_SELECTOR, ".flag").text
+        flags = [f.text for f in turns[0].find_elements(By.CSS_SELECTOR, ".flag")]
+        assert flags == ["noisy", "verified: repaired after 2 resample(s)"]
         assert "a noisy document </script>" in turns[0].text and "look it up" in turns[0].text
         driver.save_screenshot(str(tmp_path / "noisy_expanded.png"))
         assert (tmp_path / "noisy_expanded.png").stat().st_size > 1000

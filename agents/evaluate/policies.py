@@ -90,8 +90,8 @@ def _checkpoint_dirs(run: Path) -> list[Path]:
 
 
 def load_model_policy(kind: str, location: str, device: str = "cpu"):
-    """An ``agents.train.policy.Policy`` for a resolved spec (``kind`` tiny / hf / checkpoint)."""
-    from agents.train.policy import Policy
+    """An ``agents.policy.Policy`` for a resolved spec (``kind`` tiny / hf / checkpoint)."""
+    from agents.policy import Policy
 
     if kind == "tiny":
         from zerosearch_gym.llm.models import tiny_model

@@ -40,6 +40,9 @@ function turnBox(step, i) {
   const head = el('div', null, `turn ${i + 1}: ${step.action || '?'}`);
   if (step.action === 'search' || step.action === 'retrieve')
     head.appendChild(el('span', 'flag ' + (step.noisy ? 'noisy' : 'useful'), step.noisy ? 'noisy' : 'useful'));
+  if (step.verify && step.verify !== 'off')
+    head.appendChild(el('span', 'flag', 'verified: ' + step.verify +
+      (step.verify_resamples ? ` after ${step.verify_resamples} resample(s)` : '')));
   box.appendChild(head);
   if (step.think) box.appendChild(el('div', 'think', 'think: ' + step.think));
   if (step.query) box.appendChild(el('div', 'query', 'query: ' + step.query));

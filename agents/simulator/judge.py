@@ -11,6 +11,7 @@ import re
 
 from zerosearch_gym import BackendError, UsageError, ZeroSearchError, make_backend
 from zerosearch_gym.backends import parse_spec
+from zerosearch_gym.protocol import format_documents
 
 JUDGE_PROMPT = (
     "You are judging search results.\n"
@@ -63,7 +64,7 @@ class Judge:
 
     def useful(self, query: str, question: str, answers, documents) -> bool | None:
         """The judge's verdict on one pair, or None when it failed or answered neither yes nor no."""
-        docs = "\n".join(f"Doc {i}: {d}" for i, d in enumerate(documents, 1))
+        docs = format_documents(documents)
         prompt = JUDGE_PROMPT.format(question=question, answer=answers[0] if answers else "", query=query,
                                      documents=docs)
         try:

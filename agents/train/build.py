@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..policy import Policy
 from .config import TrainConfig
-from .policy import Policy
 
 WARMSTART_FILE, REFERENCE_FILE = "warmstart.safetensors", "reference.safetensors"
 
@@ -65,7 +65,7 @@ def build_critic(cfg: TrainConfig, device: torch.device, tokenizer) -> Policy | 
 
 def attach_rollout_engine(cfg: TrainConfig, policy: Policy) -> None:
     if cfg.rollout_engine == "vllm":
-        from .policy import resolve_model_path
+        from ..policy import resolve_model_path
         from .vllm_engine import VLLMPolicyEngine
 
         policy.engine = VLLMPolicyEngine(resolve_model_path(cfg.model), policy.tokenizer, gpu_memory_utilization=0.3)

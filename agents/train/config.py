@@ -137,12 +137,8 @@ class TrainConfig:
 
         if self.noise_kind not in KINDS:
             raise ValueError(f"expected --noise-kind in {', '.join(KINDS)}, got {self.noise_kind!r}")
-        try:
-            for p in (self.noise_start, self.noise_end):
-                check_probability(p)
-        except ValueError:
-            raise ValueError(f"expected --noise-start and --noise-end in [0, 1], got {self.noise_start}, "
-                             f"{self.noise_end}") from None
+        check_probability(self.noise_start, "--noise-start")
+        check_probability(self.noise_end, "--noise-end")
         from zerosearch_gym.backends.registry import parse_spec
 
         parse_spec(self.backend)  # an unknown kind or option fails here, before any model loads

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from ..episodes import Episode, TokenActor, play, verification_stats
+from ..policy import Turn
 from .algorithms import last_token_rewards
-from .policy import Turn
 
 
 @dataclass

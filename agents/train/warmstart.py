@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..policy import Turn
 from ..scripted import ScriptedPolicy
 from .memory import trim
-from .policy import Turn
 from .rollout import RolloutConfig, collect_rollouts
 
 

@@ -3,7 +3,7 @@
 Spec strings and how to register a new kind: :mod:`zerosearch_gym.backends.registry`.
 """
 from .base import BackendError, Documents, SearchBackend, SearchRequest, SearchResult, search_batch
-from .registry import backend_kinds, make_backend, parse_spec, register_backend
+from .registry import backend_kinds, is_real_engine, make_backend, parse_spec, register_backend
 from .simulator_prompts import simulator_documents
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "backend_kinds",
     "make_backend",
     "parse_spec",
+    "is_real_engine",
     "register_backend",
     "search_batch",
     "simulator_documents",
