@@ -21,7 +21,7 @@ from zerosearch_gym.curriculum import check_probability
 from zerosearch_gym.errors import hub_access
 
 from .episodes import Episode, play, verification_stats
-from .scripted import ScriptedPolicy
+from .scripted import ScriptedActor
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -74,16 +74,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"----- reward {ep.reward:.3f}  ({ended})")
     print_summary(episodes, args.backend, real, time.perf_counter() - start)
     return 0
-
-
-class ScriptedActor:
-    """The scripted policy as an actor of :func:`agents.episodes.play`: one turn from each transcript."""
-
-    def __init__(self):
-        self.policy = ScriptedPolicy()
-
-    def act(self, episodes: list[Episode], seed) -> list[str]:
-        return [self.policy.act(e.transcript) for e in episodes]
 
 
 def lines(e: Episode) -> list[str]:

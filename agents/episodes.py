@@ -97,7 +97,7 @@ def play(envs, actor, examples: Sequence[QAExample] | None = None, *, seed: int 
     obs, infos = envs.reset(seed=seed, options=options)
     if examples is None:
         examples, m = envs.get_attr("example"), n
-    episodes = [Episode(ex, i, dataset, str(o), noise_p=float(_get(infos, "noise_probability", i, 0.0)))
+    episodes = [Episode(ex, i, dataset, str(o), noise_p=float(env_info(infos, i).get("noise_probability", 0.0)))
                 for i, (ex, o) in enumerate(zip(examples, obs))]
     if hasattr(actor, "begin"):
         actor.begin(episodes, envs.backend)
@@ -158,13 +158,6 @@ class TokenActor:
         episode.add_context(self.policy.text_ids(obs, self.limits.max_obs_tokens)[0])
         if len(episode.ids) + self.limits.max_new_tokens > self.limits.max_seq_len:
             episode.overflow = True
-
-
-def _get(infos: dict, key: str, i: int, default=0):
-    """``infos[key][i]`` when env i set it (Gymnasium's dict of arrays with ``_key`` masks)."""
-    if key in infos and infos.get("_" + key, np.ones(i + 1, bool))[i]:
-        return infos[key][i]
-    return default
 
 
 FIRST_TRY_FAILED = ("resampled", "repaired", "failed")  # verify outcomes whose first result missed its label

@@ -207,3 +207,17 @@ def _stem(word: str) -> str:
 def _stems(text: str) -> set[str]:
     """The stems of the content words of ``text``."""
     return {_stem(w) for w in _WORD.findall(text) if w.lower().strip(".'’-") not in _STOP} - {""}
+
+
+class ScriptedActor:
+    """:class:`ScriptedPolicy` as an actor of :func:`agents.episodes.play`: one turn from each transcript
+    (``zerosearch demo``, ``zerosearch eval --policy scripted``)."""
+
+    name, model = "scripted", None
+
+    def __init__(self, max_turns: int = 4):
+        self.policy, self.max_turns = ScriptedPolicy(), max_turns
+
+    def act(self, episodes, seed) -> list[str]:
+        return [self.policy.act(e.transcript) for e in episodes]
+

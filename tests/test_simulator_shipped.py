@@ -18,9 +18,10 @@ def test_shipped_adapter_is_small_and_matches_smollm2():
     assert config["base_model_name_or_path"] is None  # no machine-local path ships
 
 
-def test_default_hf_simulator_is_the_tuned_one_in_sft_mode():
+def test_default_hf_simulator_is_the_tuned_one_in_its_tuned_mode():
     backend = make_backend("hf?max_new_tokens=24&temperature=0")
-    assert backend.mode == "sft" and backend.adapter == str(SHIPPED_ADAPTER)
+    tuned_mode = json.loads((SHIPPED_ADAPTER / "zerosearch_base.json").read_text()).get("mode", "sft")
+    assert backend.mode == tuned_mode and backend.adapter == str(SHIPPED_ADAPTER)
     untuned = make_backend("hf:?adapter=none&max_new_tokens=24&temperature=0")
     assert untuned.mode == "prompt" and untuned.adapter is None
     request = SearchRequest("Stanley Kubrick film 1968", "2001: A Space Odyssey is a film directed by whom?",

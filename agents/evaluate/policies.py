@@ -15,6 +15,7 @@ from zerosearch_gym import SearchRequest
 from zerosearch_gym.protocol import NO_INFORMATION, format_documents
 
 from ..episodes import Episode, TokenActor
+from ..scripted import ScriptedActor
 
 BASELINES = ("direct", "cot", "rag")
 KINDS = ("scripted", *BASELINES)
@@ -111,26 +112,6 @@ def load_model_policy(kind: str, location: str, device: str = "cpu"):
 
 
 # ------------------------------------------------------------------------------------------------ policies
-class ScriptedEval:
-    """:class:`agents.scripted.ScriptedPolicy`: search the question once, answer from the documents."""
-
-    name, model = "scripted", None
-
-    def __init__(self, decoding: Decoding):
-        from agents.scripted import ScriptedPolicy
-
-        self.scripted, self.max_turns = ScriptedPolicy(), decoding.max_turns
-
-    def begin(self, episodes: list[Episode], backend) -> None:
-        pass
-
-    def act(self, episodes: list[Episode], seed: int) -> list[str]:
-        return [self.scripted.act(e.transcript) for e in episodes]
-
-    def observe(self, episode: Episode, obs: str) -> None:
-        pass
-
-
 class ModelEval(TokenActor):
     """A policy LLM: the env's prompt as a chat message, one generated turn per step (exact sampled ids,
     observations tokenized on their own, as in training)."""
@@ -187,7 +168,7 @@ def build_policy(spec: str, decoding: Decoding, model: str = "", device: str = "
     """The evaluation policy for ``--policy spec`` (``model``: the LM of a baseline; "" = SmolLM2)."""
     kind, location = resolve_policy(spec)
     if kind == "scripted":
-        return ScriptedEval(decoding)
+        return ScriptedActor(decoding.max_turns)
     if kind in BASELINES:
         model_kind, model_location = resolve_policy(model) if model else ("hf", "")
         if model_kind not in ("tiny", "hf", "checkpoint"):

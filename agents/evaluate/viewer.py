@@ -2,7 +2,7 @@
 
 Each line of FILE is one episode as ``zerosearch eval`` writes it (``episodes.jsonl``): ``dataset``,
 ``question``, ``golden_answers``, ``answer``, ``reward``, ``f1``, ``em`` and ``steps`` — one dict per turn
-with ``action`` (search / answer / invalid / retrieve), ``think``, ``query``, ``noisy``, ``documents``,
+with ``action`` (search / answer / invalid / retrieve), ``think``, ``query``, ``noisy``, ``verify``, ``documents``,
 ``answer``, ``text``. The page lists the episodes (question, gold, answer, reward); a click expands one to
 every turn; filters pick a dataset, correct / wrong (exact match) and episodes with / without noisy searches.
 No network, no external file: the data and the script are inside the page.

@@ -60,7 +60,8 @@ class HFSimulatorBackend:
         if adapter is None and model is None and model_obj is None and SHIPPED_ADAPTER.is_dir():
             adapter = str(SHIPPED_ADAPTER)
         adapter = None if adapter in (None, "", "none") else adapter
-        mode = mode or adapter_mode(adapter) or ("prompt" if model is None and model_obj is None else "sft")
+        untuned = model is None and model_obj is None and adapter is None  # the offline SmolLM2 as it ships
+        mode = mode or adapter_mode(adapter) or ("prompt" if untuned else "sft")
         self.adapter = adapter
         # --- adapter option (end)
         check_mode(mode)
