@@ -19,7 +19,8 @@ def test_eval_scripted_writes_table_json_md_and_reuses_finished_sets(tmp_path, c
     assert report["command"].startswith("zerosearch eval --policy scripted --datasets sample:in-wiki sample")
     assert report["backend"] == "bm25" and report["decoding"]["temperature"] == 0.0
     assert report["versions"]["gymnasium"] and set(report["sets"]) == {"sample:in-wiki", "sample"}
-    assert report["average"]["n"] == 16 and 0.0 <= report["average"]["f1"] <= 1.0
+    # the scripted policy on real BM25: 5 of 8 in-wiki answers covered, none of the sample's (not in the corpus)
+    assert (report["average"]["n"], report["average"]["f1"], report["average"]["cover_em"]) == (16, 0.28125, 0.3125)
     md = (tmp_path / "eval.md").read_text()
     assert report["command"] in md and "| dataset | n | EM | cover-EM | F1 |" in md
     assert len((tmp_path / "episodes.jsonl").read_text().splitlines()) == 16
@@ -96,7 +97,8 @@ def test_train_logs_the_held_out_evaluation(trained_run):
     rows = [json.loads(line) for line in (trained_run / "metrics.jsonl").read_text().splitlines()]
     step = [r for r in rows if "step" in r][-1]
     assert {"val_em", "val_cover_em", "val_f1", "val_searches", "val_valid_action_rate"} <= set(step)
-    assert 0.0 <= step["val_f1"] <= 1.0 and 0.0 <= step["val_valid_action_rate"] <= 1.0
+    # a random tiny model writing 4 tokens a turn never completes an action: no valid turn, no answer
+    assert step["val_f1"] == 0.0 and step["val_valid_action_rate"] == 0.0
     assert (trained_run / "reward.png").stat().st_size > 1000
     episodes = (trained_run / "val" / "step1" / "episodes" / "sample_in-wiki.jsonl").read_text().splitlines()
     assert len(episodes) == 2 and json.loads(episodes[0])["steps"]
