@@ -26,9 +26,8 @@ from ray.rllib.core.rl_module.apis import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 
 import zerosearch_gym  # noqa: F401  (registers ZeroSearch-v0 in this process)
+from zerosearch_gym.seeding import spawn_seeds
 from zerosearch_gym.wrappers import ZeroSearchTokenEnv, make_token_env
-
-SEED_STRIDE = 10_000  # seeds of worker w, sub-env v: seed + w * SEED_STRIDE + v
 
 
 def load_tokenizer(spec: Any):
@@ -59,7 +58,7 @@ def env_creator(config: dict) -> "gym.Env | gym.vector.VectorEnv":
     cfg["backend"] = zerosearch_gym.make_backend(cfg.get("backend") or "bm25")  # one backend per runner
 
     def one(i: int) -> ZeroSearchTokenEnv:
-        seed = None if base_seed is None else int(base_seed) + worker * SEED_STRIDE + vector + i
+        seed = None if base_seed is None else spawn_seeds(base_seed, 1, worker, vector + i)[0]
         return make_token_env(seed=seed, **cfg)  # unknown keys: a ValueError naming the known ones
 
     if num_envs is None:

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from zerosearch_gym.seeding import spawn_seeds
+
 from . import build
 from .checkpoint import (
     Run,
@@ -50,10 +52,9 @@ def questions_for_step(n_examples: int, step: int, per_step: int, seed: int) -> 
 
 
 def step_seeds(seed: int, step: int, num_envs: int) -> tuple[list[int], int]:
-    """Independent seeds for one step: one reset seed per env and one sampling seed, from a NumPy
-    SeedSequence spawned per step and env (env i at step s+1 never replays env i+1 at step s)."""
-    children = np.random.SeedSequence(seed, spawn_key=(step,)).spawn(num_envs + 1)
-    seeds = [int(c.generate_state(1, np.uint32)[0]) for c in children]
+    """Independent seeds for one step: one reset seed per env and one sampling seed, spawned per step
+    (:func:`zerosearch_gym.seeding.spawn_seeds`: env i at step s+1 never replays env i+1 at step s)."""
+    seeds = spawn_seeds(seed, num_envs + 1, step)
     return seeds[:num_envs], seeds[num_envs]
 
 

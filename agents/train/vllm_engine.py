@@ -10,16 +10,15 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import numpy as np
-
 from zerosearch_gym.llm import Generation, import_vllm
+from zerosearch_gym.seeding import spawn_seeds
 
 
 def request_params(n: int, *, max_new_tokens: int, temperature: float = 1.0, top_p: float = 1.0,
                    stop_strings: Sequence[str] = (), seed: int | None = None) -> list[dict]:
     """``SamplingParams`` keyword arguments for ``n`` prompts, one dict per request.
 
-    Each request gets its own seed, drawn from ``SeedSequence(seed)`` (one ``SamplingParams(seed=s)`` for a
+    Each request gets its own seed, ``spawn_seeds(seed, n)`` (one ``SamplingParams(seed=s)`` for a
     batch would make the G samples of a GRPO group identical); ``seed=None`` leaves vLLM's sampling random.
     The sampler's log-prob of every sampled token is always requested (``logprobs=0``), for the trainer's
     importance-sampling correction.
@@ -28,8 +27,7 @@ def request_params(n: int, *, max_new_tokens: int, temperature: float = 1.0, top
     ...  request_params(3, max_new_tokens=8, seed=1)]
     True
     """
-    seeds = ([int(c.generate_state(1)[0]) for c in np.random.SeedSequence(seed).spawn(n)] if seed is not None
-             else [None] * n)
+    seeds = spawn_seeds(seed, n) if seed is not None else [None] * n
     return [dict(n=1, temperature=temperature, top_p=top_p, max_tokens=max_new_tokens, seed=s,
                  stop=list(stop_strings) or None, include_stop_str_in_output=True, logprobs=0,
                  skip_special_tokens=True) for s in seeds]

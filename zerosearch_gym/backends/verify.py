@@ -20,9 +20,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Sequence
 
-import numpy as np
-
 from ..reward import answer_in_text, normalized_golds
+from ..seeding import spawn_seeds
 from .base import BackendError, Documents, SearchRequest, SearchResult, search_batch
 
 # Golds that whole-word matching cannot judge: they occur in almost any text.
@@ -52,10 +51,8 @@ def passes(documents: Sequence[str], useful: bool, golds: tuple[str, ...]) -> bo
 
 
 def resample_seed(seed: int | None, round_no: int) -> int | None:
-    """The seed of resample round ``round_no`` of a request seeded ``seed`` (SeedSequence; None stays None)."""
-    if seed is None:
-        return None
-    return int(np.random.SeedSequence([int(seed) % 2**63, round_no]).generate_state(1)[0] % 2**31)
+    """The seed of resample round ``round_no`` of a request seeded ``seed`` (None stays None)."""
+    return None if seed is None else spawn_seeds(seed, 1, round_no)[0]
 
 
 class VerifiedBackend:
