@@ -34,7 +34,7 @@ class Clean:
 @pytest.mark.parametrize("noise, verify, leaked_in_obs, outcome", [
     (1.0, 0, True, "off"), (1.0, None, False, "repaired"), (0.0, None, True, "passed")])
 def test_answer_in_documents_and_verification(examples, noise, verify, leaked_in_obs, outcome):
-    env = ZeroSearchEnv(backend=Leaky(), dataset=examples, noise=noise, verify=verify)
+    env = ZeroSearchEnv(backend=Leaky(), dataset=examples, noise=noise, verify=verify, top_k=3)
     env.reset(seed=0, options={"example": 1})  # Hamlet: "William Shakespeare" / "Shakespeare"
     obs, _, _, _, info = env.step(INJECTION)
     assert info["noisy"] == (noise == 1.0) and info["verify"] == outcome
@@ -46,7 +46,7 @@ def test_answer_in_documents_and_verification(examples, noise, verify, leaked_in
 
 
 def test_no_leak_reported_for_clean_documents_or_failed_searches(examples):
-    env = ZeroSearchEnv(backend=Clean(), dataset=examples, noise=1.0)
+    env = ZeroSearchEnv(backend=Clean(), dataset=examples, noise=1.0, top_k=2)
     env.reset(seed=0, options={"example": 0})
     obs, *_, info = env.step(INJECTION)
     assert info["answer_in_documents"] is False and info["verify"] == "passed"
@@ -65,7 +65,7 @@ def test_no_leak_reported_for_clean_documents_or_failed_searches(examples):
 
 def test_vector_env_reports_leaks_per_episode_and_keeps_them_out(examples):
     envs = gym.make_vec("ZeroSearch-v0", num_envs=3, vectorization_mode="vector_entry_point", backend=Leaky(),
-                        dataset=examples, noise=1.0)
+                        dataset=examples, noise=1.0, top_k=3)
     envs.reset(seed=0, options={"examples": [0, 1, 2]})
     obs, _, _, _, infos = envs.step([INJECTION, "<think>no search</think>", INJECTION])
     assert infos["verify"].tolist() == ["repaired", "", "repaired"]

@@ -1,7 +1,7 @@
 """Verified simulation (zerosearch_gym/backends/verify.py) with simulators that leak or miss on purpose."""
 import pytest
 
-from zerosearch_gym.backends import BackendError, SearchRequest
+from zerosearch_gym.backends import BackendError, Documents, SearchRequest
 from zerosearch_gym.backends.verify import VerifiedBackend, checkable_golds, resample_seed
 
 
@@ -112,3 +112,20 @@ def test_an_openai_simulator_that_leaks_is_verified_through_the_vector_env(examp
             assert answer_in_text(o, ex.golden_answers) == (noise == 0.0)
             assert ("every noisy document held the answer" in error) == (noise == 1.0)
         envs.close()
+
+
+def test_a_malformed_output_is_resampled_and_the_best_one_kept():
+    class Short:  # right label, but two documents instead of three until the second resample
+        def __init__(self):
+            self.calls = 0
+
+        def search(self, requests):
+            self.calls += 1
+            return [Documents(["a", "b"], malformed="simulator wrote 2 of 3 documents") if self.calls < 3
+                    else ["a", "b", "c"] for _ in requests]
+
+    inner = Short()
+    (result,) = VerifiedBackend(inner, rounds=2).search([req(False)])
+    assert inner.calls == 3 and list(result) == ["a", "b", "c"] and result.malformed is None
+    (result,) = VerifiedBackend(Short(), rounds=1).search([req(False)])  # never well-formed: the first stands
+    assert result.malformed and result.verification["verified"] is True and result.verification["resamples"] == 1

@@ -1,9 +1,11 @@
 """Verified simulation: check what a simulator wrote against the episode's gold answers, resample what fails.
 
 A **useful** result must hold a gold answer (normalized, whole words: a gold "na" is not in "final answer")
-in at least one document; a **noisy** result must hold none. :class:`VerifiedBackend` wraps any simulator
-backend (``hf``, ``vllm``, ``openai``, ``self``, ``ray``): after each batch it resamples the failing requests
-with fresh seeds, all of them in one batched call per round, up to ``rounds`` rounds. What still fails is
+in at least one document; a **noisy** result must hold none; and either must hold ``top_k`` well-formed
+documents. :class:`VerifiedBackend` wraps any simulator backend (``hf``, ``vllm``, ``openai``, ``self``,
+``ray``): after each batch it resamples the failing requests with fresh seeds, all of them in one batched call
+per round, up to ``rounds`` rounds, and keeps the best output each request got (right label and five
+documents, then right label, then the first). What still fails is
 repaired from the documents the rounds wrote, never with filler or a mark a policy could learn to read:
 
 - noisy: the documents that hold the answer are dropped and clean ones from the resampled outputs take their
@@ -50,6 +52,16 @@ def passes(documents: Sequence[str], useful: bool, golds: tuple[str, ...]) -> bo
     return hits if useful else not hits
 
 
+def grade(result: SearchResult, request: SearchRequest, golds: tuple[str, ...]) -> int:
+    """2: the label holds (or cannot be checked) and the output has ``top_k`` well-formed documents; 1: the
+    label holds but the output is malformed (fewer documents); 0: the wrong label; -1: a backend error."""
+    if not isinstance(result, list):
+        return -1
+    if golds and not passes(result, request.useful, golds):
+        return 0
+    return 2 if len(result) >= request.top_k and not getattr(result, "malformed", None) else 1
+
+
 def resample_seed(seed: int | None, round_no: int) -> int | None:
     """The seed of resample round ``round_no`` of a request seeded ``seed`` (None stays None)."""
     return None if seed is None else spawn_seeds(seed, 1, round_no)[0]
@@ -84,11 +96,10 @@ class VerifiedBackend:
             return results
         tokens = self._tokens()
         golds = [checkable_golds(r.answers) for r in requests]
-        meta = [{"verified": None if not g else isinstance(res, list) and passes(res, r.useful, g),
-                 "resamples": 0, "repaired": False, "verify_error": ""}
-                for r, g, res in zip(requests, golds, results)]
-        pool: list[list[str]] = [[] for _ in requests]  # every document the rounds wrote, per request
-        failing = [i for i, m in enumerate(meta) if m["verified"] is False]
+        grades = [grade(res, r, g) for res, r, g in zip(results, requests, golds)]
+        meta = [{"verified": None, "resamples": 0, "repaired": False, "verify_error": ""} for _ in requests]
+        pool: list[list[str]] = [[] for _ in requests]  # the documents of every wrong-label output, per request
+        failing = [i for i, g in enumerate(grades) if g in (0, 1)]
         extra = 0
         for round_no in range(1, self.rounds + 1):
             if not failing:
@@ -98,15 +109,17 @@ class VerifiedBackend:
             extra += self._tokens()
             for i, res in zip(failing, again):
                 meta[i]["resamples"] += 1
-                if isinstance(res, BackendError):
-                    meta[i]["verify_error"] = str(res)  # the first result stands, flagged
-                elif passes(res, requests[i].useful, golds[i]):
-                    results[i], meta[i]["verified"] = res, True
-                else:
+                g = grade(res, requests[i], golds[i])
+                if g < 0:
+                    meta[i]["verify_error"] = str(res)  # the best result so far stands, flagged
+                elif g > grades[i]:
+                    results[i], grades[i] = res, g
+                if g == 0:
                     pool[i] += list(res)
-            failing = [i for i in failing if not meta[i]["verified"] and not meta[i]["verify_error"]]
+            failing = [i for i in failing if grades[i] < 2 and not meta[i]["verify_error"]]
         for i, m in enumerate(meta):
-            if m["verified"] is False and isinstance(results[i], list):
+            m["verified"] = grades[i] >= 1 if golds[i] and grades[i] >= 0 else None
+            if grades[i] == 0:
                 results[i] = self._repair(results[i], pool[i], requests[i], golds[i], m)
         self.last_stats = {**getattr(self.inner, "last_stats", {}), "generated_tokens": tokens + extra,
                            "verify_generated_tokens": extra}
