@@ -52,10 +52,11 @@ class Sampling:
         return self.seed is not None and not isinstance(self.seed, int)
 
 
-def generate(model, tokenizer, prompts: list[list[int]], *, max_new_tokens: int, temperature: float = 1.0,
-             top_p: float = 1.0, stop_strings: Sequence[str] = (), seed: int | Sequence[int | None] | None = None,
-             return_logprobs: bool = False, engine: str = "auto") -> list[Generation]:
+def generate(model, tokenizer, prompts: list[list[int]], *, engine: str = "auto", **settings) -> list[Generation]:
     """Continue each prompt (a list of token ids) by up to ``max_new_tokens`` tokens.
+
+    ``settings`` are :class:`Sampling`'s fields, by keyword: ``max_new_tokens`` (required), ``temperature``
+    (1.0), ``top_p`` (1.0), ``stop_strings`` (()), ``seed`` (None) and ``return_logprobs`` (False).
 
     ``temperature`` 0 is greedy (log-probs are then those of the untempered distribution). A sequence ends
     right after the token that completes any of ``stop_strings`` (in the decoded text of its new tokens),
@@ -64,7 +65,8 @@ def generate(model, tokenizer, prompts: list[list[int]], *, max_new_tokens: int,
     so a row's text does not depend on its batch mates (transformers path). ``engine``: "auto", "fast" or
     "hf" (see the module docstring).
     """
-    sampling = Sampling(max_new_tokens, temperature, top_p, tuple(stop_strings), seed, return_logprobs)
+    sampling = Sampling(**{**settings, "stop_strings": tuple(settings.get("stop_strings", ()))})
+    seed = sampling.seed
     _check_args(prompts, sampling, engine)
     if not prompts:
         return []
