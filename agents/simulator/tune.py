@@ -128,15 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     out, ckpt = Path(args.out), Path(args.out) / "checkpoint"
     step, order = 0, torch.randperm(len(data), generator=torch.Generator().manual_seed(args.seed)).tolist()
+    before = 0.0  # tuning seconds of the segments a resumed run continues
     if args.resume:
-        if not (ckpt / "state.pt").is_file():
-            raise FileNotFoundError(f"expected a checkpoint to resume at {ckpt}/state.pt, got none")
-        state = torch.load(ckpt / "state.pt", weights_only=False)
-        for p, saved in zip(params, state["params"]):
-            p.data.copy_(saved)
-        optimizer.load_state_dict(state["optimizer"])
-        step, order = state["step"], state["order"]
-        torch.set_rng_state(state["rng"])
+        step, order, before = _resume(ckpt, params, optimizer)
     print(f"[simulator tune] {len(data)} rows, {f'LoRA r={args.rank}' if lora else 'full'}, lr {lr}, batch "
           f"{batch}, steps {step}->{steps}, {sum(p.numel() for p in params):,} trainable params", file=sys.stderr)
     from tqdm import tqdm
@@ -155,13 +149,13 @@ def main(argv: list[str] | None = None) -> int:
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.3f}")
         if args.checkpoint_every and (step % args.checkpoint_every == 0 or step == steps):
-            _checkpoint(ckpt, params, optimizer, step, order)
+            _checkpoint(ckpt, params, optimizer, step, order, before + time.perf_counter() - start)
     bar.close()
     model.eval()
     _save(model, tokenizer, out, lora and not args.merge, base_path, dict(
         lr=lr, batch=batch, steps=steps, rank=args.rank if lora else None, rows=len(data), seed=args.seed,
         top_layers=args.top_layers if lora else None, max_len=args.max_len, threads=args.threads,
-        seconds=round(time.perf_counter() - start, 1), data=os.path.basename(args.data)), mode)
+        seconds=round(before + time.perf_counter() - start, 1), data=os.path.basename(args.data)), mode)
     print(f"[simulator tune] wrote {out} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
     return 0
 
@@ -174,11 +168,24 @@ def _rows_mode(rows: list[dict]) -> str:
     return modes.pop()
 
 
-def _checkpoint(ckpt: Path, params, optimizer, step: int, order: list[int]) -> None:
-    """Write the trainable weights, optimizer, step and RNG atomically (temp file, then rename)."""
+def _resume(ckpt: Path, params, optimizer) -> tuple[int, list[int], float]:
+    """Load ``ckpt/state.pt`` into ``params`` and ``optimizer`` and the RNG; (step, row order, seconds so far)."""
+    if not (ckpt / "state.pt").is_file():
+        raise FileNotFoundError(f"expected a checkpoint to resume at {ckpt}/state.pt, got none")
+    state = torch.load(ckpt / "state.pt", weights_only=False)
+    for p, saved in zip(params, state["params"]):
+        p.data.copy_(saved)
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["rng"])
+    return state["step"], state["order"], state.get("seconds", 0.0)
+
+
+def _checkpoint(ckpt: Path, params, optimizer, step: int, order: list[int], seconds: float) -> None:
+    """Write the trainable weights, optimizer, step, RNG and tuning seconds so far atomically (temp file, then
+    rename)."""
     ckpt.mkdir(parents=True, exist_ok=True)
     state = {"params": [p.detach().clone() for p in params], "optimizer": optimizer.state_dict(), "step": step,
-             "order": order, "rng": torch.get_rng_state()}
+             "order": order, "rng": torch.get_rng_state(), "seconds": seconds}
     torch.save(state, ckpt / "state.pt.tmp")
     os.replace(ckpt / "state.pt.tmp", ckpt / "state.pt")
 
