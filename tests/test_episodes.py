@@ -68,3 +68,16 @@ def test_an_interrupted_eval_keeps_its_finished_episodes_and_the_rerun_plays_onl
     assert {k: v for k, v in got.items() if k != "seconds"} == {k: v for k, v in whole.items() if k != "seconds"}
     records = [json.loads(line) for line in (tmp_path / "episodes" / "sample_in-wiki.jsonl").open()]
     assert [r["id"] for r in records] == [e.id for e in sets[0].examples]
+
+
+def test_a_line_torn_by_a_kill_is_dropped_and_never_swallows_the_next_record(tmp_path):
+    sets = load_eval_sets(["sample:in-wiki"], limit=3)
+    envs = gymnasium.make_vec("ZeroSearch-v0", num_envs=2, vectorization_mode="vector_entry_point",
+                              backend=BM25Backend.from_documents(DOCS), dataset=sets[0].examples, noise=0.0)
+    partial = tmp_path / "set.partial.jsonl"
+    first = harness.run_set(envs, Script("Paris"), sets[0], 0, False, partial)
+    lines = partial.read_text().splitlines()
+    partial.write_text(lines[0] + "\n" + lines[1][:20])  # killed while writing the second record
+    again = harness.run_set(envs, Script("Paris"), sets[0], 0, False, partial)
+    assert sorted(json.loads(line)["index"] for line in partial.open()) == [0, 1, 2]  # every line parses
+    assert again == first

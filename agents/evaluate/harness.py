@@ -31,7 +31,7 @@ def evaluate_policy(policy, sets: list[EvalSet], backend="bm25", decoding: Decod
     ``policy``: an evaluation policy from :func:`agents.evaluate.policies.build_policy`, or a model
     ``Policy`` (the trainer's; played as a search policy). ``backend``: a spec or a backend object.
     ``identity`` (policy, backend, command ...) keys the resume files: with ``output_dir``, each episode's
-    record is appended to ``episodes/<set>.partial.jsonl`` as it ends, so a rerun of the same evaluation
+    record is appended to ``episodes/<set>.<key>.partial.jsonl`` as it ends, so a rerun of the same evaluation
     after a crash or a timeout plays only the episodes that did not finish, and a finished set is reused.
     """
     import gymnasium
@@ -82,8 +82,10 @@ def run_set(envs, policy, eval_set: EvalSet, seed: int, progress: bool = True, p
     bar = tqdm(total=len(eval_set.examples), initial=len(done), desc=f"eval {eval_set.name}",
                disable=not progress, unit="q")
     handle = None
-    if partial is not None:
+    if partial is not None:  # rewritten from what parsed, so a line torn by a kill never swallows the next one
         partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text("".join(json.dumps({"index": i, "record": r}) + "\n" for i, r in done.items()),
+                           encoding="utf-8")
         handle = open(partial, "a", encoding="utf-8")
     try:
         n = envs.num_envs

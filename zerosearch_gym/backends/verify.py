@@ -13,7 +13,7 @@ repaired from the documents the rounds wrote, never with filler or a mark a poli
 - useful: no output held the answer, so nothing can be taken from them: the first result stands, flagged.
 
 Gold answers that cannot be checked (empty, one character, a stop word) pass through, counted. A resample
-round that errors leaves the first result standing, flagged. Each result's :attr:`Documents.verification`
+round that errors leaves the best result so far standing, flagged. Each result's :attr:`Documents.verification`
 says what happened (the env copies it into ``info``); ``last_stats`` adds ``verify_generated_tokens``, the
 simulator tokens the rounds cost.
 """
