@@ -10,6 +10,7 @@ token sequences (log-probs, entropy, values) in chunks.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from dataclasses import dataclass
@@ -96,6 +97,31 @@ class Policy(torch.nn.Module):
         if self.has_lora:
             self.model = self.model.merge_and_unload()
             self.model.requires_grad_(True)
+
+    @contextlib.contextmanager
+    def merged(self):
+        """Context in which the LM runs as one plain model with the LoRA adapters folded in: each adapted
+        layer's weight is swapped for ``W + scale * B @ A`` (a new tensor) and the adapters are off, so
+        generation costs what the plain model's does (RESULTS 2c: 15 % slower unmerged). The original
+        weight tensors are put back untouched on exit (no merge/unmerge rounding)."""
+        if not self.has_lora:
+            yield
+            return
+        from peft.tuners.lora import LoraLayer
+
+        swapped = []
+        with torch.no_grad():
+            for module in self.model.modules():
+                if isinstance(module, LoraLayer) and module.active_adapters[0] in module.lora_A:
+                    weight = module.get_base_layer().weight
+                    swapped.append((weight, weight.data))
+                    weight.data = weight.data + module.get_delta_weight(module.active_adapters[0])
+        try:
+            with self.model.disable_adapter():
+                yield
+        finally:
+            for weight, data in swapped:
+                weight.data = data
 
     def adapters_off(self):
         """Context in which the LM is its base (LoRA adapters disabled): the KL reference, no second copy."""

@@ -166,3 +166,45 @@ def test_compute_advantages_dispatch_and_errors():
                                   values=torch.zeros(2, 2))
     assert ret.tolist() == [[1.0, 1.0], [0.0, 0.0]]
     assert masked_mean(adv, mask).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_grpo_single_pass_update_equals_the_two_pass_update():
+    """GRPO, one epoch, one mini-batch: the update skips the no-grad scoring pass (its old log-probs are the
+    gradient pass's own). Forcing the two-pass path (a batch carrying sampler log-probs) gives the same step."""
+    import copy
+
+    from agents.policy import Policy
+    from agents.train.build import build_reference, make_optimizer
+    from agents.train.config import TrainConfig
+    from agents.train.rollout import RolloutBatch
+    from agents.train.update import update
+    from zerosearch_gym.llm.models import tiny_model
+
+    cfg = TrainConfig(model="tiny:llama", lora_rank=4, lora_alpha=8.0, micro_batch_size=2, kl_coef=0.1,
+                      device="cpu")
+    model, tokenizer = tiny_model("llama", seed=0)
+    ids = torch.randint(5, 200, (4, 12))
+    attn = torch.ones_like(ids)
+    attn[1, 9:] = 0
+    mask = torch.zeros_like(ids)
+    mask[:, 6:9] = 1
+    results = []
+    for two_pass in (False, True):
+        policy = Policy(copy.deepcopy(model), tokenizer)
+        torch.manual_seed(0)
+        policy.add_lora(4, 8.0)
+        with torch.no_grad():
+            for name, p in policy.named_parameters():
+                if "lora_B" in name:
+                    p.normal_(0, 0.1)
+        batch = RolloutBatch(ids, attn, mask, torch.tensor([1.0, 0.0, 0.5, 0.0]), torch.tensor([0, 0, 1, 1]),
+                             [], [], sampler_logprobs=torch.zeros(4, 12) if two_pass else None)
+        optimizer = make_optimizer(cfg, policy, None)
+        stats = update(policy, build_reference(cfg, policy, None), batch, optimizer, cfg, torch.device("cpu"))
+        results.append((stats, {n: p.detach().clone() for n, p in policy.named_parameters() if p.requires_grad}))
+    (fast, fast_params), (slow, slow_params) = results
+    for name in fast_params:
+        torch.testing.assert_close(fast_params[name], slow_params[name], atol=1e-6, rtol=1e-5)
+    for key in ("entropy", "kl_ref", "pg_loss", "kl", "grad_norm_actor"):
+        assert abs(fast[key] - slow[key]) < 1e-5, key
+    assert fast["kl_ref"] > 0 and fast["grad_norm_actor"] > 0

@@ -148,8 +148,9 @@ def iteration(run: Run, envs, examples: list, step: int, rcfg: RolloutConfig) ->
     envs.unwrapped.call("set_curriculum_step", step)  # m = cfg.steps is in the envs' NoiseSchedule
     env_seeds, sample_seed = step_seeds(cfg.seed, step, envs.num_envs)
     policy.eval()
-    batch = collect_rollouts(envs, policy, [examples[i] for i in picks], cfg.rollouts_per_question, rcfg,
-                             seed=env_seeds, sample_seed=sample_seed)
+    with policy.merged():  # LoRA folded in: generation at the plain model's speed
+        batch = collect_rollouts(envs, policy, [examples[i] for i in picks], cfg.rollouts_per_question, rcfg,
+                                 seed=env_seeds, sample_seed=sample_seed)
     trim()  # the generation's freed buffers
     # ---- update
     t1 = time.perf_counter()

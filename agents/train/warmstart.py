@@ -13,7 +13,7 @@ import torch
 from ..policy import Turn
 from ..scripted import ScriptedPolicy
 from .memory import trim
-from .rollout import RolloutConfig, collect_rollouts
+from .rollout import RolloutBatch, RolloutConfig, _pad, collect_rollouts
 
 
 def scripted_actor(policy):
@@ -42,8 +42,9 @@ def sft_step(policy, optimizer, batch, micro_batch_size: int, device, chunk: int
     loss_sum = 0.0
     for start in range(0, len(batch), micro_batch_size):
         sl = slice(start, start + micro_batch_size)
-        logp, _, _ = policy.score(ids[sl], attn[sl], mask[sl], chunk=chunk)
-        loss = -(logp * mask[sl]).sum() / total
+        width = int(attn[sl].sum(1).max())  # right padding: no compute on the batch's longer rows' pads
+        logp, _, _ = policy.score(ids[sl, :width], attn[sl, :width], mask[sl, :width], chunk=chunk)
+        loss = -(logp * mask[sl, :width]).sum() / total
         loss.backward()
         loss_sum += loss.item()
         trim()
@@ -78,3 +79,30 @@ def warm_start(policy, envs, examples, cfg, device, log=print) -> list[dict]:
                 f"scripted reward {batch.stats['reward']:.3f}")
     bar.close()
     return history
+
+
+# -- the shipped warm start: SFT over a whole dataset of scripted trajectories (scripts/build_warmstart.py) --
+def scripted_trajectories(policy, envs, examples, rcfg: RolloutConfig, seed: int, log=print) -> list:
+    """One scripted episode per example, played ``envs.num_envs`` at a time: (Episode, record) pairs."""
+    from ..episodes import TokenActor, play
+
+    out = []
+    for start in range(0, len(examples), envs.num_envs):
+        chunk = list(examples[start:start + envs.num_envs])
+        chunk += chunk[:envs.num_envs - len(chunk)] if len(chunk) < envs.num_envs else []
+        episodes = play(envs, TokenActor(policy, rcfg, scripted_actor(policy)), chunk, seed=seed + start)
+        out.extend((e, e.record()) for e in episodes[:len(examples) - start])
+        log(f"scripted trajectories: {len(out)}/{len(examples)}")
+    return out
+
+
+def sft_batch(episodes, pad_id: int) -> RolloutBatch:
+    """Right-padded ids and masks of scripted episodes (the rollout's own layout)."""
+    return _pad(list(episodes), 1, pad_id)
+
+
+def linear_lr(base: float, step: int, total: int, warmup: int) -> float:
+    """Linear warmup over ``warmup`` steps, then linear decay to 0 at ``total``."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    return base * max(0.0, (total - step) / max(total - warmup, 1))
