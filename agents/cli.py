@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         if debug:
             raise
+        end_progress_bars()
         print(f"zerosearch {name}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
@@ -60,6 +61,16 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"zerosearch {name}: error: {message}  (--debug shows the traceback)", file=sys.stderr)
         return 2
+
+
+def end_progress_bars() -> None:
+    """Close the progress bars an interrupt left open, so the next message starts on a line of its own."""
+    tqdm = sys.modules.get("tqdm.std")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ())):
+        first_draw = getattr(bar, "sp", None) is not None and not hasattr(bar, "last_print_t")
+        bar.close()  # a bar that was drawn ends its line
+        if first_draw:  # interrupted while drawing itself for the first time: close() would leave the line open
+            bar.fp.write("\n")
 
 
 def user_message(exc: BaseException) -> str | None:

@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from zerosearch_gym import UsageError, load_qa_dataset, make_backend  # importing registers ZeroSearch-v0
-from zerosearch_gym.backends import is_real_engine
+from zerosearch_gym.backends import is_real_engine, parse_spec
 from zerosearch_gym.curriculum import check_probability
 from zerosearch_gym.errors import hub_access
 
@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with hub_access(str(args.dataset), repo_type="dataset"):
         examples = load_qa_dataset(args.dataset)  # a bad path fails here, before any model loads
+    parse_spec(args.backend)  # a bad spec too: its one error line comes before the header
     print(f"[demo] {args.episodes} episodes, backend {args.backend}, noise {args.noise}", file=sys.stderr)
     start = time.perf_counter()
     backend = make_backend(args.backend)

@@ -1,5 +1,6 @@
 """The ``zerosearch`` command: a user's mistakes print one clear line (exit code 2), ``--debug`` the traceback."""
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +128,32 @@ def test_hub_access_passes_other_errors_through():
     with pytest.raises(ValueError, match="bad config"):
         with hub_access("org/model"):
             raise ValueError("bad config")
+
+
+def test_an_interrupt_ends_the_progress_bar_line_first(capsys):
+    """A bar an interrupt left open (a loader's, not closed by its own code) ends its line before the message."""
+    from tqdm import tqdm
+
+    from agents.cli import end_progress_bars
+
+    bar = tqdm(total=10, desc="eval x", mininterval=0)
+    bar.update(3)
+    assert not capsys.readouterr().err.endswith("\n")
+    end_progress_bars()
+    assert capsys.readouterr().err.endswith("\n") and bar.disable
+
+
+def test_ctrl_c_during_eval_prints_interrupted_on_a_line_of_its_own(tmp_path):
+    """SIGINT as the eval bar draws itself (tqdm is cut mid-line, after "eval sample:"): the bar's line ends,
+    then the one message line, exit code 130."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
+    process = subprocess.Popen([sys.executable, "-m", "agents.cli", "eval", "--policy", "scripted", "--datasets",
+                                "sample", "--output-dir", str(tmp_path)], stderr=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL, env=env, cwd=ROOT)
+    seen = b""
+    while b"eval sample:" not in seen and process.poll() is None:
+        seen += process.stderr.read(1)
+    process.send_signal(signal.SIGINT)
+    stderr = (seen + process.communicate(timeout=60)[1]).decode()
+    assert process.returncode == 130, stderr
+    assert stderr.endswith("\nzerosearch eval: interrupted\n"), stderr[-300:]

@@ -92,6 +92,11 @@ def test_shipped_sample_loads_without_datasets():
 
 @pytest.mark.parametrize("name, text, message", [
     ("bad.jsonl", '{"question": "Q?", "golden_answers": ["A"]}\n\n{oops\n', r"bad\.jsonl:3: expected one JSON object"),
+    # the file's line and the column in it, never json's "line 1 column 24" of the record alone
+    ("bad.jsonl", '{"question": "Q?", "golden_answers": ["A"]}\n{"question": "R?", "golden_answers": [B]}\n',
+     r"^\S*bad\.jsonl:2: expected one JSON object per line, got invalid JSON \(Expecting value at column 39\)$"),
+    ("bad.json", '[{"question": "Q?", "golden_answers": ["A"]},\n {"question": "R?", "golden_answers": [B]}]',
+     r"^\S*bad\.json:2: expected a JSON file, got invalid JSON \(Expecting value at column 40\)$"),
     ("bad.json", '{"question": "Q?"}', r"bad\.json to hold a JSON list of rows, got dict"),
     ("bad.csv", "question,golden_answers\n", r"expected a \.parquet, \.jsonl or \.json file, got 'bad\.csv'"),
 ])
@@ -99,6 +104,15 @@ def test_malformed_files(tmp_path, name, text, message):
     (tmp_path / name).write_text(text, encoding="utf-8")
     with pytest.raises(ValueError, match=message):
         load_qa_dataset(tmp_path / name)
+
+
+def test_a_malformed_file_in_a_local_dataset_folder_is_named_with_its_line(tmp_path):
+    """``datasets`` would only say that generating the split failed, and the hint would ask for a hub id."""
+    (tmp_path / "test.jsonl").write_text('{"question": "Q?", "golden_answers": ["A"]}\n{"question": \n',
+                                         encoding="utf-8")
+    with pytest.raises(ValueError, match=r"^\S*test\.jsonl:2: expected one JSON object per line") as error:
+        load_qa_dataset(tmp_path, split="test")
+    assert "hub" not in str(error.value)
 
 
 def test_missing_file(tmp_path):

@@ -46,8 +46,10 @@ def test_turns_follow_the_protocol():
 
 
 def test_mean_f1_on_questions_the_offline_wikipedia_answers():
-    """Against real BM25 search over the offline Wikipedia summaries: measured 0.42 (0.12 before the
-    extractor read the question's type and the words around each candidate)."""
+    """Against real BM25 search over the offline Wikipedia summaries, five documents per search and two
+    search turns: measured 0.42 (0.12 before the extractor read the question's type and the words around each
+    candidate). ``zerosearch eval`` searches with three documents; its figures are in benchmarks/RESULTS.md
+    (*Evaluation*), rerun by tests/test_readme.py."""
     examples = load_qa_dataset("sample:in-wiki")
     n = len(examples)
     envs = gym.make_vec("ZeroSearch-v0", num_envs=n, vectorization_mode="vector_entry_point", backend="bm25",

@@ -26,13 +26,18 @@ def episodes_file(tmp_path_factory):
                  {"action": "search", "think": "look it up", "query": "q", "noisy": True, "verify": "repaired",
                   "verify_resamples": 2, "documents": ["a noisy document </script>", "another"]},
                  {"action": "answer", "answer": "y", "f1": 0.0, "text": "<answer>y</answer>"}]}
-    path.write_text("".join(lines) + json.dumps(noisy) + "\n")
+    cut = out / "cut"  # a search past the last search turn: the env sends nothing (no query, no documents)
+    evaluate_policy(build_policy("scripted", Decoding(max_turns=0)), load_eval_sets(["sample:in-wiki"], limit=1),
+                    "bm25", output_dir=cut, progress=False)
+    path.write_text("".join(lines) + json.dumps(noisy) + "\n" + (cut / "episodes" / "sample_in-wiki.jsonl").read_text())
     return path
 
 
 def test_page_is_self_contained_and_escapes_text(episodes_file, tmp_path):
     episodes = read_episodes([episodes_file])
-    assert len(episodes) == 41
+    assert len(episodes) == 42
+    cut = episodes[-1]["steps"][-1]
+    assert cut["action"] == "search" and cut["truncated"] and cut["query"] == "" and cut["documents"] == []
     page = render_html(episodes)
     assert "http://" not in page and "https://" not in page and "<script src" not in page
     assert page.count("</script>") == 2  # only the page's own two script tags end a script
@@ -68,8 +73,8 @@ def test_page_renders_and_filters_in_headless_chromium(episodes_file, tmp_path):
     try:
         driver.get(page.as_uri())
         rows = driver.find_elements(By.CSS_SELECTOR, "details.ep")
-        assert len(rows) == len(episodes) == 41
-        assert driver.find_element(By.ID, "count").text == "41 of 41 episodes"
+        assert len(rows) == len(episodes) == 42
+        assert driver.find_element(By.ID, "count").text == "42 of 42 episodes"
         assert driver.title.startswith("ZeroSearch episodes")  # the hostile question did not run
         hostile = [r for r in rows if "onerror" in r.text]
         assert len(hostile) == 1 and HOSTILE in hostile[0].text
@@ -80,7 +85,7 @@ def test_page_renders_and_filters_in_headless_chromium(episodes_file, tmp_path):
         assert correct > 0 and len(driver.find_elements(By.CSS_SELECTOR, "details.ep")) == correct
         Select(driver.find_element(By.ID, "f-correct")).select_by_value("")
         Select(driver.find_element(By.ID, "f-dataset")).select_by_value("sample")
-        assert driver.find_element(By.ID, "count").text == "20 of 41 episodes"
+        assert driver.find_element(By.ID, "count").text == "20 of 42 episodes"
         Select(driver.find_element(By.ID, "f-dataset")).select_by_value("")
         Select(driver.find_element(By.ID, "f-noisy")).select_by_value("noisy")
         noisy_rows = driver.find_elements(By.CSS_SELECTOR, "details.ep")
@@ -98,5 +103,12 @@ def test_page_renders_and_filters_in_headless_chromium(episodes_file, tmp_path):
         assert "a noisy document </script>" in turns[0].text and "look it up" in turns[0].text
         driver.save_screenshot(str(tmp_path / "noisy_expanded.png"))
         assert (tmp_path / "noisy_expanded.png").stat().st_size > 1000
+
+        Select(driver.find_element(By.ID, "f-noisy")).select_by_value("")  # the cut-off search: not "useful"
+        last = driver.find_elements(By.CSS_SELECTOR, "details.ep")[-1]
+        last.find_element(By.TAG_NAME, "summary").click()
+        WebDriverWait(driver, 10).until(lambda d: last.find_elements(By.CSS_SELECTOR, ".turn"))
+        flags = [f.text for f in last.find_elements(By.CSS_SELECTOR, ".turn .flag")]
+        assert flags == ["not sent: past the last search turn"]
     finally:
         driver.quit()

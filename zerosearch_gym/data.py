@@ -132,7 +132,7 @@ def _read_file(path: Path):
     if suffix == ".jsonl":
         return _read_jsonl(path)
     if suffix == ".json":
-        rows = json.loads(path.read_text(encoding="utf-8"))
+        rows = _parse_json(path)
         if not isinstance(rows, list):
             raise ValueError(f"expected {path} to hold a JSON list of rows, got {type(rows).__name__}; "
                              "use JSON Lines (.jsonl) for one object per line")
@@ -149,14 +149,36 @@ def _read_jsonl(path: Path) -> list:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError as error:
                     raise ValueError(f"{path}:{number}: expected one JSON object per line, got invalid JSON "
-                                     f"({error.msg})") from None
+                                     f"({error.msg} at column {error.colno})") from None
     return rows
+
+
+def _parse_json(path: Path) -> Any:
+    """A JSON file's value; invalid JSON is an error naming the file's line and column."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}:{error.lineno}: expected a JSON file, got invalid JSON ({error.msg} at column "
+                         f"{error.colno})") from None
+
+
+def _check_local_json(folder: Path) -> None:
+    """Parse the JSON / JSON Lines files of a local dataset folder here first, so a malformed one is named with
+    its line (``datasets`` only says that generating the split failed)."""
+    readers = {".jsonl": _read_jsonl, ".json": _parse_json}
+    for file in sorted(folder.rglob("*.json*")):
+        hidden = any(part.startswith(".") for part in file.relative_to(folder).parts)
+        if not hidden and file.is_file() and file.suffix.lower() in readers:
+            readers[file.suffix.lower()](file)
 
 
 def _read_hub(dataset_id: str, split: str):
     """``datasets.load_dataset(id, split=split)``; a ``:config`` suffix is the configuration name. A hub that
     cannot be reached is :class:`~zerosearch_gym.OfflineError`; any other failure a ``ValueError`` naming it."""
     path, _, config = dataset_id.partition(":")
+    folder = Path(path).expanduser()
+    if folder.is_dir():
+        _check_local_json(folder)
     try:
         with hub_access(path, "dataset"):
             return load_hf_dataset(path, config or None, split=split)
@@ -164,8 +186,10 @@ def _read_hub(dataset_id: str, split: str):
         raise
     except Exception as err:  # datasets raises its own errors for unknown ids, splits, configs, files, …
         detail = str(err).splitlines()[0] if str(err) else ""
-        raise ValueError(f"could not load {dataset_id} [{split}] ({type(err).__name__}: {detail}); expected a hub "
-                         "dataset id (repo/id[:config]) or a local dataset folder") from err
+        expected = ("expected a folder laid out like a hub dataset (e.g. test.parquet or data/test-*.parquet)"
+                    if folder.is_dir() else "expected a hub dataset id (repo/id[:config]) or a local dataset folder")
+        raise ValueError(f"could not load {dataset_id} [{split}] ({type(err).__name__}: {detail}); {expected}"
+                         ) from err
 
 
 def load_hf_dataset(*args, **kwargs):

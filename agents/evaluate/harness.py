@@ -79,15 +79,15 @@ def run_set(envs, policy, eval_set: EvalSet, seed: int, progress: bool = True, p
 
     done = _read_partial(partial)
     todo = [(i, ex) for i, ex in enumerate(eval_set.examples) if i not in done]
-    bar = tqdm(total=len(eval_set.examples), initial=len(done), desc=f"eval {eval_set.name}",
-               disable=not progress, unit="q")
     handle = None
     if partial is not None:  # rewritten from what parsed, so a line torn by a kill never swallows the next one
         partial.parent.mkdir(parents=True, exist_ok=True)
         partial.write_text("".join(json.dumps({"index": i, "record": r}) + "\n" for i, r in done.items()),
                            encoding="utf-8")
         handle = open(partial, "a", encoding="utf-8")
-    try:
+    bar = tqdm(total=len(eval_set.examples), initial=len(done), desc=f"eval {eval_set.name}",
+               disable=not progress, unit="q")
+    try:  # closed on any exit, an interrupt included: the bar's line ends before the next message
         n = envs.num_envs
         for start in range(0, len(todo), n):
             chunk = todo[start:start + n]

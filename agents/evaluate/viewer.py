@@ -25,7 +25,7 @@ details.ep>summary{cursor:pointer}
 .turn{border-left:3px solid #bbb;margin:.5em 0 .5em .5em;padding:.2em .6em}
 .search{border-color:#2f6fdb}.answer{border-color:#176b2c}.invalid{border-color:#a31515}.retrieve{border-color:#8a5cd1}
 .flag{font-size:12px;padding:0 .4em;border-radius:3px;margin-left:.4em}
-.useful{background:#dff3e3}.noisy{background:#fde2e1}
+.useful{background:#dff3e3}.noisy{background:#fde2e1}.unsent{background:#eee;color:#555}
 .think{color:#555;font-style:italic}.docs li{margin:.2em 0}.meta{color:#666;font-size:12px}
 """
 
@@ -38,8 +38,13 @@ const noisy = ep => (ep.steps || []).some(s => s.noisy);
 function turnBox(step, i) {
   const box = el('div', 'turn ' + (step.action || ''));
   const head = el('div', null, `turn ${i + 1}: ${step.action || '?'}`);
-  if (step.action === 'search' || step.action === 'retrieve')
-    head.appendChild(el('span', 'flag ' + (step.noisy ? 'noisy' : 'useful'), step.noisy ? 'noisy' : 'useful'));
+  if (step.action === 'search' || step.action === 'retrieve') {
+    // a search that sent nothing (past the last search turn: no query, no documents) is neither useful nor noisy
+    const sent = step.query || (step.documents && step.documents.length) || step.backend_error;
+    const kind = !sent ? 'unsent' : step.noisy ? 'noisy' : 'useful';
+    const label = sent ? kind : 'not sent' + (step.truncated ? ': past the last search turn' : '');
+    head.appendChild(el('span', 'flag ' + kind, label));
+  }
   if (step.verify && step.verify !== 'off')
     head.appendChild(el('span', 'flag', 'verified: ' + step.verify +
       (step.verify_resamples ? ` after ${step.verify_resamples} resample(s)` : '')));
