@@ -221,3 +221,32 @@ def test_per_row_seeds_are_checked(qwen, tok, prompts):
         generate(qwen, tok, prompts, max_new_tokens=4, seed=[1, 2])
     with pytest.raises(ValueError, match="engine='fast'"):
         generate(qwen, tok, prompts, max_new_tokens=4, seed=[1, 2, 3, 4], engine="fast")
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2"])
+def test_a_shared_prompt_prefix_is_computed_once_with_the_same_results(tok, arch, monkeypatch):
+    """Prompts that start with the same instruction: its KV cache is computed once and repeated per row
+    (rows laid out prefix | pads | own tokens). Greedy tokens and log-probs equal plain left padding, and
+    per-row seeded samples too; a prompt that is all prefix keeps one token of its own."""
+    model = tiny(tok, arch, seed=3)
+    instruction = tok("Answer the given question. You must reason inside <think> and </think> first, then "
+                      "search with <search> query </search> or answer.", add_special_tokens=False)["input_ids"]
+    prompts = [instruction + tok(q, add_special_tokens=False)["input_ids"]
+               for q in ("Question: who wrote Hamlet?", "Question: where is the Eiffel tower, in which city?", "")]
+    assert generation_module.shared_prefix(prompts) == len(instruction) - 1 >= generation_module.MIN_SHARED_PREFIX
+    calls = []  # the input shape of each forward pass
+    model.register_forward_pre_hook(lambda mod, args, kwargs: calls.append(tuple(kwargs["input_ids"].shape)),
+                                    with_kwargs=True)
+    runs = {}
+    for label, minimum in (("shared", generation_module.MIN_SHARED_PREFIX), ("plain", 10**9)):
+        monkeypatch.setattr(generation_module, "MIN_SHARED_PREFIX", minimum)
+        calls.clear()
+        greedy = generate(model, tok, prompts, max_new_tokens=12, temperature=0, return_logprobs=True, engine="hf")
+        sampled = generate(model, tok, prompts, max_new_tokens=12, temperature=1.0, seed=[4, 5, 6], engine="hf")
+        runs[label] = (greedy, sampled, calls[0])
+    (greedy, sampled, first), (plain_greedy, plain_sampled, plain_first) = runs["shared"], runs["plain"]
+    assert first == (1, len(instruction) - 1) and plain_first[0] == 3  # the prefix ran once, at batch 1
+    assert [g.token_ids for g in greedy] == [g.token_ids for g in plain_greedy]
+    assert [g.token_ids for g in sampled] == [g.token_ids for g in plain_sampled]
+    for a, b in zip(greedy, plain_greedy):
+        assert max(abs(x - y) for x, y in zip(a.logprobs, b.logprobs)) < 1e-4

@@ -145,7 +145,9 @@ def test_steps_zero_exports_the_warm_started_policy_without_rl(tmp_path, backend
         assert torch.allclose(model(input_ids=ids).logits, want, atol=1e-4)
         assert not torch.allclose(base.model(input_ids=ids).logits, want, atol=1e-3)  # the SFT changed it
     with pytest.raises(ValueError, match="--steps"):
-        TrainConfig(steps=0, warmstart_steps=0).validate()
+        TrainConfig(steps=0, warmstart="build", warmstart_steps=0).validate()
+    with pytest.raises(ValueError, match="--steps"):
+        TrainConfig(steps=0, warmstart="none").validate()
 
 
 def test_limit_heap_sets_glibcs_mmap_threshold_and_one_arena_unless_the_user_chose(monkeypatch):

@@ -26,7 +26,8 @@ def build_parser(prog: str = "zerosearch eval") -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     d = Decoding()
     parser.add_argument("--policy", default="scripted",
-                        help="scripted | direct | cot | rag | an HF model folder or hub id | a training run "
+                        help="scripted | direct | cot | rag | warmstart (SmolLM2 + the shipped warm-start "
+                             "adapter) | an HF model folder or hub id | a training run folder | an adapter "
                              "folder | tiny:llama (a random test model) (default: scripted)")
     parser.add_argument("--model", default="", help="the LM of a direct/cot/rag baseline: folder, run folder "
                                                     "or hub id (default: the offline SmolLM2-135M-Instruct)")
@@ -46,6 +47,8 @@ def build_parser(prog: str = "zerosearch eval") -> argparse.ArgumentParser:
     parser.add_argument("--max-seq-len", type=int, default=d.max_seq_len, help="context limit per episode")
     parser.add_argument("--max-turns", type=int, default=d.max_turns, help="search turns before the answer turn")
     parser.add_argument("--top-k", type=int, default=d.top_k, help="documents per search")
+    parser.add_argument("--noise", type=float, default=d.noise, help="probability that a search is noisy (a "
+                        "simulator then writes noisy documents; real engines ignore it); default 0")
     parser.add_argument("--batch-size", type=int, default=d.batch_size, help="episodes stepped together")
     parser.add_argument("--max-question-chars", type=int, default=MAX_QUESTION_CHARS,
                         help="longer questions are skipped and counted")
@@ -58,7 +61,7 @@ def build_parser(prog: str = "zerosearch eval") -> argparse.ArgumentParser:
 def decoding_from(args: argparse.Namespace) -> Decoding:
     return Decoding(temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens,
                     max_obs_tokens=args.max_obs_tokens, max_seq_len=args.max_seq_len, max_turns=args.max_turns,
-                    top_k=args.top_k, batch_size=args.batch_size).validate()
+                    top_k=args.top_k, batch_size=args.batch_size, noise=args.noise).validate()
 
 
 def pick_device(name: str) -> str:

@@ -1,8 +1,8 @@
 """The evaluation loop: a policy plays every question of every set in ZeroSearch-v0's vector env.
 
 Episodes run ``batch_size`` at a time; each step sends all their searches to the backend as one batch. The
-noise probability is 0: a simulator backend writes useful documents at evaluation, a real engine (BM25,
-an HTTP retriever) just searches. :func:`evaluate_policy` is the entry point for ``zerosearch eval`` and
+noise probability is ``decoding.noise`` (0 by default: a simulator backend writes useful documents, a real
+engine (BM25, an HTTP retriever) just searches; ``--noise 0.5`` tests a policy against noisy results). :func:`evaluate_policy` is the entry point for ``zerosearch eval`` and
 for train-time validation; with ``output_dir`` each episode is saved as it ends and each finished set
 (metrics + episodes JSONL), so the same evaluation run again after a crash continues where it stopped.
 """
@@ -44,7 +44,7 @@ def evaluate_policy(policy, sets: list[EvalSet], backend="bm25", decoding: Decod
     n = min(decoding.batch_size, max(len(s.examples) for s in sets))
     envs = gymnasium.make_vec("ZeroSearch-v0", num_envs=n, vectorization_mode="vector_entry_point",
                               backend=backend, dataset=sets[0].examples, max_turns=policy.max_turns,
-                              top_k=decoding.top_k, noise=0.0)
+                              top_k=decoding.top_k, noise=decoding.noise)
     out = Path(output_dir) if output_dir is not None else None
     results = {}
     try:
@@ -58,7 +58,7 @@ def evaluate_policy(policy, sets: list[EvalSet], backend="bm25", decoding: Decod
                 continue
             partial = out / "episodes" / f"{file_stem(eval_set.name)}.{key}.partial.jsonl" if out else None
             start = time.perf_counter()
-            records = run_set(envs, policy, eval_set, seed, progress, partial)
+            records = run_set(envs, policy, eval_set, seed, progress, partial, noise=decoding.noise)
             results[eval_set.name] = metrics = set_metrics(records, eval_set)
             metrics["seconds"] = time.perf_counter() - start
             if out is not None:
@@ -69,11 +69,11 @@ def evaluate_policy(policy, sets: list[EvalSet], backend="bm25", decoding: Decod
     return {"sets": results, "average": average_row(list(results.values()))}
 
 
-def run_set(envs, policy, eval_set: EvalSet, seed: int, progress: bool = True, partial: Path | None = None
-            ) -> list[dict]:
+def run_set(envs, policy, eval_set: EvalSet, seed: int, progress: bool = True, partial: Path | None = None,
+            noise: float = 0.0) -> list[dict]:
     """Play every example of ``eval_set`` once, ``envs.num_envs`` at a time; the records in set order.
 
-    Example ``i`` resets with seed ``seed + i``. With ``partial``, records already there are kept and each new
+    Example ``i`` resets with seed ``seed + i`` and noise probability ``noise``. With ``partial``, records already there are kept and each new
     one is appended (flushed) as its episode ends."""
     from tqdm import tqdm
 
@@ -101,7 +101,7 @@ def run_set(envs, policy, eval_set: EvalSet, seed: int, progress: bool = True, p
                 bar.update(1)
 
             play(envs, policy, [ex for _, ex in chunk], seed=[seed + i for i, _ in chunk] + [None] * (n - len(chunk)),
-                 sample_seed=seed + chunk[0][0], options={"noise_probability": 0.0}, dataset=eval_set.name,
+                 sample_seed=seed + chunk[0][0], options={"noise_probability": noise}, dataset=eval_set.name,
                  on_episode=finished)
             bar.set_postfix(f1=f"{np.mean([r['f1'] for r in done.values()]):.3f}")
     finally:

@@ -16,6 +16,7 @@ from zerosearch_gym.protocol import NO_INFORMATION, format_documents
 
 from ..episodes import Episode, TokenActor
 from ..scripted import ScriptedActor
+from ..warmstart_adapter import META
 
 BASELINES = ("direct", "cot", "rag")
 KINDS = ("scripted", *BASELINES)
@@ -45,6 +46,7 @@ class Decoding:
     max_turns: int = 4  # search turns before the forced answer turn (baselines: 0)
     top_k: int = 3  # documents per search (and per RAG retrieval)
     batch_size: int = 16  # episodes stepped together (one backend call per step)
+    noise: float = 0.0  # probability that a search is noisy (a simulator writes noisy documents)
 
     def validate(self) -> Decoding:
         for name in ("max_new_tokens", "max_obs_tokens", "max_seq_len", "top_k", "batch_size"):
@@ -52,6 +54,9 @@ class Decoding:
                 raise ValueError(f"expected --{name.replace('_', '-')} >= 1, got {getattr(self, name)!r}")
         if self.max_turns < 0:
             raise ValueError(f"expected --max-turns >= 0, got {self.max_turns}")
+        from zerosearch_gym.curriculum import check_probability
+
+        check_probability(self.noise, "--noise")
         if self.temperature < 0 or not 0 < self.top_p <= 1:
             raise ValueError(f"expected --temperature >= 0 and 0 < --top-p <= 1, got {self.temperature}, "
                              f"{self.top_p}")
@@ -60,15 +65,21 @@ class Decoding:
 
 # ------------------------------------------------------------------------------------------ --policy specs
 def resolve_policy(spec: str) -> tuple[str, str]:
-    """``(kind, location)`` for ``--policy``, checked without loading anything.
+    """``(kind, location)`` for ``--policy``, checked without loading anything (``warmstart`` names the
+    shipped warm start).
 
-    kind: "scripted", a baseline, "tiny" (a random test model), "hf" (an HF folder or hub id) or
-    "checkpoint" (a training run with ``checkpoint/`` but no exported folder; location is the run folder)."""
+    kind: "scripted", a baseline, "tiny" (a random test model), "hf" (an HF folder or hub id),
+    "checkpoint" (a training run with ``checkpoint/`` but no exported folder; location is the run folder) or
+    "adapter" (``warmstart``: SmolLM2 with the shipped warm-start adapter, or a folder holding one)."""
     if spec in KINDS:
         return spec, ""
     if spec.startswith("tiny:"):
         return "tiny", spec.split(":", 1)[1]
+    if spec == "warmstart":  # the shipped warm start: SmolLM2 + the committed SFT adapter
+        return "adapter", "shipped"
     path = Path(spec).expanduser()
+    if path.is_dir() and (path / META).is_file():  # an adapter folder scripts/build_warmstart.py wrote
+        return "adapter", str(path)
     if path.is_dir():
         for candidate in (path, path / "final", path / "export", *_checkpoint_dirs(path)):
             if (candidate / "config.json").is_file():
@@ -99,6 +110,14 @@ def load_model_policy(kind: str, location: str, device: str = "cpu"):
 
         model, tokenizer = tiny_model(location)
         return Policy(model.to(device), tokenizer)
+    if kind == "adapter":  # checked (base model, rank, sha256) before SmolLM2 loads
+        from agents.warmstart_adapter import adapter_folder, apply_adapter, check_adapter
+
+        folder = adapter_folder(location)
+        meta = check_adapter(folder)
+        policy = Policy.load("", device=device)
+        apply_adapter(policy, folder, meta)
+        return policy
     if kind == "checkpoint":  # a run without an exported folder: rebuild its policy from the checkpoint
         from agents.train.export import rebuild_policy
 
@@ -171,7 +190,7 @@ def build_policy(spec: str, decoding: Decoding, model: str = "", device: str = "
         return ScriptedActor(decoding.max_turns)
     if kind in BASELINES:
         model_kind, model_location = resolve_policy(model) if model else ("hf", "")
-        if model_kind not in ("tiny", "hf", "checkpoint"):
+        if model_kind not in ("tiny", "hf", "checkpoint", "adapter"):
             raise ValueError(f"expected --model to be a model folder, run folder, hub id or tiny:<arch>, "
                              f"got {model!r}")
         return BaselineEval(load_model_policy(model_kind, model_location, device), decoding, kind)

@@ -1,8 +1,9 @@
 """Held-out evaluation during training (ZeroSearch's ``val_before_train`` / ``test_freq``).
 
 ``zerosearch train --eval-every N --eval-dataset sample:in-wiki --eval-backend bm25`` evaluates the policy
-greedily on the held-out set after every N-th step (and after the last); the figures join that step's row
-of metrics.jsonl as ``val_em``, ``val_cover_em``, ``val_f1``, ``val_searches``, ``val_valid_action_rate``,
+greedily on the held-out set after every N-th step (and after the last); ``--eval-ends`` (the default)
+evaluates the starting policy before the first step and the final one. The figures join that step's row
+of metrics.jsonl (the start's: a row ``{"val_start": true, ...}``) as ``val_em``, ``val_cover_em``, ``val_f1``, ``val_searches``, ``val_valid_action_rate``,
 and the episodes go to ``output_dir/val/step<N>/episodes/<set>.jsonl`` (``zerosearch view`` reads them).
 """
 from __future__ import annotations
@@ -21,21 +22,22 @@ VAL_KEYS = ("em", "cover_em", "f1", "searches", "valid_action_rate")
 def make_validator(every: int, datasets: list[str], backend: str = "bm25", limit: int | None = 64,
                    decoding: Decoding | None = None, total_steps: int | None = None, seed: int = 0,
                    output_dir: str | Path | None = None) -> Callable[[int, object], dict]:
-    """``validator(step, policy) -> {"val_f1": …, …}`` after every ``every``-th step (and the last), else {}.
+    """``validator(step, policy) -> {"val_f1": …, …}`` after every ``every``-th step (0 = none between),
+    after the last and for ``step`` -1 (the starting policy), else {}.
 
     The sets load and the backend is built now, so a bad ``--eval-dataset`` or ``--eval-backend`` fails
     before any model loads."""
     from zerosearch_gym import make_backend
 
-    if not isinstance(every, int) or every < 1:
-        raise ValueError(f"expected --eval-every >= 1, got {every!r}")
+    if not isinstance(every, int) or every < 0:
+        raise ValueError(f"expected --eval-every >= 0, got {every!r}")
     sets = load_eval_sets(datasets, limit)
     search = make_backend(backend)
     decoding = (decoding or Decoding()).validate()
 
     def validate(step: int, policy) -> dict:
-        done = step + 1
-        if done % every and done != total_steps:
+        done = step + 1  # step -1: the starting policy, before the first update
+        if (not every or done % every) and done not in (0, total_steps):
             return {}
         was_training = policy.training
         policy.eval()
@@ -53,8 +55,9 @@ def make_validator(every: int, datasets: list[str], backend: str = "bm25", limit
 
 
 def validator_from_config(cfg) -> Callable[[int, object], dict] | None:
-    """The validator a TrainConfig asks for (``eval_every`` > 0), with the run's turn limits; else None."""
-    if not getattr(cfg, "eval_every", 0):
+    """The validator a TrainConfig asks for (``eval_every`` > 0 or ``eval_ends``), with the run's turn limits;
+    else None."""
+    if not cfg.eval_every and not cfg.eval_ends:
         return None
     decoding = Decoding(temperature=0.0, max_new_tokens=cfg.max_new_tokens, max_obs_tokens=cfg.max_obs_tokens,
                         max_seq_len=cfg.max_seq_len, max_turns=cfg.max_turns, top_k=cfg.top_k,

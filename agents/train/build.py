@@ -3,12 +3,15 @@
 Each builder takes the config and returns one object, so ``loop.train`` reads as a list of steps. A run is
 rebuilt from its config alone: the reference model is never copied to disk when it equals the starting
 weights (the model id is loaded again; with LoRA the reference is the base with the adapters switched off).
-Only a full fine-tune after a warm start stores ``reference.safetensors``; a LoRA warm start stores its
-small adapter (``warmstart.safetensors``), which resume merges into the base again.
+The shipped warm-start adapter (``--warmstart shipped``, the default) is merged into the loaded weights
+every time the policy is built. Only a full fine-tune after an in-run warm start (``--warmstart build``)
+stores ``reference.safetensors``; an in-run LoRA warm start stores its small adapter
+(``warmstart.safetensors``), which resume merges into the base again.
 """
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import torch
@@ -18,6 +21,7 @@ from ..policy import Policy
 from .config import TrainConfig
 
 WARMSTART_FILE, REFERENCE_FILE = "warmstart.safetensors", "reference.safetensors"
+ADAPTER_RECORD = "warmstart_adapter.json"  # which shipped / built adapter a run started from
 
 
 def pick_device(cfg: TrainConfig) -> torch.device:
@@ -30,7 +34,8 @@ def pick_device(cfg: TrainConfig) -> torch.device:
 
 def build_policy(cfg: TrainConfig, device: torch.device) -> Policy:
     """``tiny:llama`` / ``tiny:qwen2``: a random 2-layer test model; else a checkpoint ("" = SmolLM2).
-    With ``cfg.lora_rank`` the LM gets fresh LoRA adapters; PPO without ``critic_model`` a value head."""
+    ``cfg.warmstart`` names an adapter (shipped or a folder): it is merged into the weights first. With
+    ``cfg.lora_rank`` the LM then gets fresh LoRA adapters; PPO without ``critic_model`` a value head."""
     value_head = cfg.algo == "ppo" and not cfg.critic_model
     if cfg.model.startswith("tiny:"):
         from zerosearch_gym.llm.models import tiny_model
@@ -39,6 +44,11 @@ def build_policy(cfg: TrainConfig, device: torch.device) -> Policy:
         policy = Policy(model.to(device), tokenizer, value_head=value_head)
     else:
         policy = Policy.load(cfg.model, device=str(device), value_head=value_head)
+    if cfg.warmstart not in ("build", "none"):  # the shipped (or a built) SFT adapter, merged into the weights
+        from ..warmstart_adapter import adapter_folder, apply_adapter, check_adapter
+
+        folder = adapter_folder(cfg.warmstart)
+        apply_adapter(policy, folder, check_adapter(folder, cfg.model))
     if cfg.activation_checkpointing:  # set on the decoder layers: survives LoRA wrapping and merging
         if hasattr(policy.model, "activation_checkpointing_enable"):  # transformers >= 5.2x
             policy.model.activation_checkpointing_enable({"use_reentrant": False})
@@ -56,7 +66,7 @@ def build_critic(cfg: TrainConfig, device: torch.device, tokenizer) -> Policy | 
     if not cfg.critic_model:
         return None
     critic = build_policy(TrainConfig(model=cfg.critic_model, algo="ppo", lora_rank=0, seed=cfg.seed,
-                                      bf16=cfg.bf16), device)
+                                      bf16=cfg.bf16, warmstart="none"), device)
     if critic.tokenizer.get_vocab() != tokenizer.get_vocab():
         raise ValueError(f"expected --critic-model {cfg.critic_model!r} to share the policy's tokenizer, "
                          "got a different vocabulary")
@@ -90,7 +100,7 @@ def finish_warm_start(policy: Policy, cfg: TrainConfig, out: Path) -> int:
 
     LoRA: save the warm-start adapter, merge it into the base, add fresh adapters for RL (so the reference,
     the base with adapters off, is the warm-started policy). Full fine-tune: save the reference weights."""
-    if cfg.warmstart_steps <= 0:
+    if cfg.warmstart != "build" or cfg.warmstart_steps <= 0:
         return 0
     if policy.has_lora:
         save_file({n: t.contiguous() for n, t in policy.trainable_state().items() if "lora_" in n},
@@ -104,9 +114,34 @@ def finish_warm_start(policy: Policy, cfg: TrainConfig, out: Path) -> int:
     return 0
 
 
+def record_adapter(cfg: TrainConfig, out: Path) -> None:
+    """Note which warm-start adapter (sha256) a fresh run started from, so resume can check it."""
+    if cfg.warmstart in ("build", "none"):
+        return
+    from ..warmstart_adapter import adapter_folder, check_adapter
+
+    meta = check_adapter(adapter_folder(cfg.warmstart), cfg.model)
+    (out / ADAPTER_RECORD).write_text(json.dumps({"warmstart": cfg.warmstart, "sha256": meta["sha256"]}) + "\n")
+
+
+def check_recorded_adapter(cfg: TrainConfig, run_dir: Path) -> None:
+    """Before a run is rebuilt: its warm-start adapter must be the one it started from."""
+    path = run_dir / ADAPTER_RECORD
+    if cfg.warmstart in ("build", "none") or not path.is_file():
+        return
+    from ..warmstart_adapter import adapter_folder, check_adapter
+    from .checkpoint import CheckpointError
+
+    recorded = json.loads(path.read_text()).get("sha256")
+    folder = adapter_folder(cfg.warmstart)
+    if check_adapter(folder, cfg.model)["sha256"] != recorded:
+        raise CheckpointError(f"expected the warm-start adapter this run started from (sha256 {str(recorded)[:12]}), "
+                              f"got a different one at {folder}; restore that adapter or start a new --output-dir")
+
+
 def redo_warm_start(policy: Policy, cfg: TrainConfig, out: Path) -> None:
     """On resume (LoRA): put the warm-start adapter back, merge it and add fresh RL adapters."""
-    if cfg.warmstart_steps <= 0 or not policy.has_lora:
+    if cfg.warmstart != "build" or cfg.warmstart_steps <= 0 or not policy.has_lora:
         return
     path = out / WARMSTART_FILE
     if not path.is_file():
@@ -127,7 +162,7 @@ def build_reference(cfg: TrainConfig, policy: Policy, out: Path):
     if policy.has_lora:
         return AdaptersOff(policy)
     model = copy.deepcopy(policy.model)
-    if cfg.warmstart_steps > 0 and (out / REFERENCE_FILE).is_file():
+    if cfg.warmstart == "build" and cfg.warmstart_steps > 0 and (out / REFERENCE_FILE).is_file():
         _copy_into(model, load_file(out / REFERENCE_FILE, device=str(policy.device)))
     ref = Policy(model.to(torch.bfloat16) if policy.autocast_dtype else model, policy.tokenizer)
     ref.requires_grad_(False)

@@ -37,7 +37,7 @@ FILES = ("model.safetensors", "optimizer.safetensors", "state.json")
 # Fields that must match between a checkpoint and the run resuming it.
 MUST_MATCH = ("model", "algo", "dataset", "questions_per_step", "rollouts_per_question", "seed", "steps",
               "noise_start", "noise_end", "noise_base", "format_reward", "max_turns", "lora_rank",
-              "critic_model", "warmstart_steps")
+              "critic_model", "warmstart", "warmstart_steps")
 
 
 class CheckpointError(RuntimeError):
@@ -174,7 +174,7 @@ def verify_checkpoint(output_dir: str | Path, config: dict) -> dict:
                                   f"{str(entry.get('sha256'))[:12]}), got a truncated or corrupt file; delete "
                                   "the checkpoint and restart")
     state = json.loads((path / "state.json").read_text())
-    saved = state.get("config", {})
+    saved = state["config"] = upgrade_config(state.get("config", {}))
     diffs = [f"{k}: checkpoint {saved.get(k)!r} vs now {config.get(k)!r}" for k in MUST_MATCH
              if saved.get(k) != config.get(k)]
     if diffs:
@@ -250,13 +250,20 @@ def assemble_run(cfg, device: torch.device, policy, critic, run_dir: Path, refer
     return Run(cfg, device, policy, critic, ref, build.make_optimizer(cfg, policy, critic))
 
 
+def upgrade_config(saved: dict) -> dict:
+    """A config saved before ``--warmstart`` existed: such runs warm-started in the run (or not at all)."""
+    if "warmstart" in saved:
+        return saved
+    return {**saved, "warmstart": "build" if saved.get("warmstart_steps", 0) > 0 else "none"}
+
+
 def saved_config(run_dir: str | Path) -> dict:
     """The config a training run saved with its checkpoint (``checkpoint/state.json``)."""
     path = Path(run_dir) / CHECKPOINT_DIR / "state.json"
     if not path.is_file():
         raise FileNotFoundError(f"expected a training run folder with {CHECKPOINT_DIR}/state.json at "
                                 f"{run_dir}, got none; pass the --output-dir of a zerosearch train run")
-    return json.loads(path.read_text())["config"]
+    return upgrade_config(json.loads(path.read_text())["config"])
 
 
 def load_run(run_dir: str | Path, cfg=None, device: str = "cpu", reference: bool = False) -> Run:
@@ -276,6 +283,7 @@ def load_run(run_dir: str | Path, cfg=None, device: str = "cpu", reference: bool
         known = {f.name for f in fields(TrainConfig)}
         cfg = replace(TrainConfig(), **{**{k: v for k, v in saved.items() if k in known}, "device": device,
                                         "rollout_engine": "fastgen", "resume": True})
+    build.check_recorded_adapter(cfg, run_dir)
     torch_device = build.pick_device(cfg)
     policy = build.build_policy(cfg, torch_device)
     critic = build.build_critic(cfg, torch_device, policy.tokenizer)

@@ -1,9 +1,11 @@
 """Train a policy LLM to search, against ZeroSearch-v0.
 
-With no flags this runs the embedded CPU default: SmolLM2-135M-Instruct (offline) with LoRA adapters, a short
-warm start on scripted trajectories (a 135M model does not follow the search/answer format unaided), then
+With no flags this runs the embedded CPU default: SmolLM2-135M-Instruct (offline) with LoRA adapters, started
+from the shipped warm start (an SFT adapter on scripted search trajectories: a 135M model does not follow the
+search/answer format unaided), then
 GRPO against the shipped tuned search simulator (SmolLM2 + a LoRA adapter writing useful or noisy documents)
-with the noise curriculum, on cloze questions from the offline Wikipedia summaries (wiki:train). It writes
+with the noise curriculum, on cloze questions from the offline Wikipedia summaries (wiki:train), and evaluates
+the starting and the final policy on a few held-out wiki:dev questions against BM25. It writes
 metrics.jsonl, episodes.jsonl, reward.png and a resumable checkpoint (the LoRA adapters) to --output-dir.
 Evaluate the policy against the real engine: zerosearch eval --policy RUN_DIR --datasets wiki:dev --backend
 bm25; zerosearch export RUN_DIR OUT (or --export) writes it as a merged Hugging Face folder.
@@ -71,7 +73,11 @@ class TrainConfig:
     tis_cap: float = arg(0.0, "truncated importance sampling: weight tokens by min(p_trainer / p_sampler, "
                          "cap) to correct for the rollout engine's numerics (0 = off)")
     format_reward: bool = arg(True, "Search-R1 format-shaped reward (0.2 well-formed wrong / 0.1 malformed)")
-    warmstart_steps: int = arg(4, "SFT steps on scripted trajectories before RL (0 = none)")
+    warmstart: str = arg("shipped", "the policy's starting point before RL: shipped (the committed SFT adapter "
+                         "for SmolLM2-135M-Instruct: 1,024 scripted wiki:train trajectories, scripts/"
+                         "build_warmstart.py) | build (--warmstart-steps SFT steps on scripted trajectories in "
+                         "this run) | none | a folder scripts/build_warmstart.py wrote")
+    warmstart_steps: int = arg(4, "with --warmstart build: SFT steps on scripted trajectories before RL")
     warmstart_lr: float = arg(1e-3, "learning rate of the warm-start SFT")
     noise_start: float = arg(0.0, "curriculum p_s: noise probability at step 0")
     noise_end: float = arg(0.5, "curriculum p_e: noise probability at the last step")
@@ -98,7 +104,9 @@ class TrainConfig:
     eval_dataset: str = arg("wiki:dev", "held-out set(s) for --eval-every, comma-separated (zerosearch "
                             "eval --datasets names)")
     eval_backend: str = arg("bm25", "search backend of the held-out evaluation (the real engine)")
-    eval_limit: int = arg(32, "questions per held-out set (0 = all)")
+    eval_limit: int = arg(16, "questions per held-out set (0 = all)")
+    eval_ends: bool = arg(True, "held-out evaluation (greedy) of the starting policy before the first step and "
+                          "of the final one; the summary prints both")
     progress: bool = arg(True, "tqdm progress bar")
 
     def validate(self) -> TrainConfig:
@@ -109,9 +117,14 @@ class TrainConfig:
             raise ValueError(f"expected --algo in {ALGORITHMS}, got {self.algo!r}")
         if self.kl_estimator not in ("k1", "k3"):
             raise ValueError(f"expected --kl-estimator k1 or k3, got {self.kl_estimator!r}")
-        if self.steps < 0 or (self.steps == 0 and self.warmstart_steps <= 0):
-            raise ValueError(f"expected --steps >= 1 (or 0 with --warmstart-steps >= 1: warm start only), got "
-                             f"--steps {self.steps} --warmstart-steps {self.warmstart_steps}")
+        no_start = self.warmstart == "none" or (self.warmstart == "build" and self.warmstart_steps <= 0)
+        if self.steps < 0 or (self.steps == 0 and no_start):
+            raise ValueError(f"expected --steps >= 1 (or 0 with a warm start: the warm start only), got --steps "
+                             f"{self.steps} --warmstart {self.warmstart} --warmstart-steps {self.warmstart_steps}")
+        if self.warmstart not in ("build", "none"):
+            from ..warmstart_adapter import adapter_folder, check_adapter
+
+            check_adapter(adapter_folder(self.warmstart), self.model)  # base model, rank, sha256: no model loads
         for name in ("questions_per_step", "rollouts_per_question", "max_new_tokens",
                      "micro_batch_size", "ppo_epochs", "mini_batches", "max_seq_len", "logprob_chunk",
                      "keep_checkpoints"):
@@ -167,7 +180,7 @@ PRESETS: dict[str, dict] = {
         "rollouts_per_question": 5, "steps": 203, "temperature": 1.0, "top_p": 0.95, "noise_start": 0.0,
         "noise_end": 0.5, "noise_base": 4.0, "max_turns": 4, "top_k": 5, "max_new_tokens": 500,
         "max_obs_tokens": 500, "max_seq_len": 4096, "format_reward": False, "warmstart_steps": 0,
-        "micro_batch_size": 8, "save_every": 20, "lora_rank": 0, "export": True,
+        "micro_batch_size": 8, "save_every": 20, "lora_rank": 0, "export": True, "warmstart": "none",
     },
     # The embedded CPU default (the dataclass defaults), named for clarity.
     "cpu-demo": {},
@@ -177,6 +190,7 @@ PRESETS: dict[str, dict] = {
         "max_new_tokens": 8,
         "max_obs_tokens": 32, "max_seq_len": 512, "warmstart_steps": 2, "save_every": 1, "plot": False,
         "progress": False, "lora_rank": 0, "lr": 1e-5, "warmstart_lr": 1e-4, "export": False,
+        "warmstart": "build", "eval_ends": False,
     },
 }
 

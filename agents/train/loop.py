@@ -74,11 +74,15 @@ def train(cfg: TrainConfig, log=_log, backend=None, extra_metrics=None) -> list[
     rcfg = RolloutConfig(cfg.max_new_tokens, cfg.max_obs_tokens, cfg.max_seq_len, cfg.temperature, cfg.top_p,
                          sampler_logprobs=cfg.tis_cap > 0 or cfg.rollout_engine == "vllm")
     history: list[dict] = []
+    if extra_metrics is not None and cfg.eval_ends and start == 0:  # the starting point, for the summary
+        with run.policy.merged():
+            record(cfg, out, {"val_start": True, **extra_metrics(-1, run.policy)}, [])
     bar = _progress(cfg, start)
 
     for step in range(start, cfg.steps):
         row, batch = iteration(run, envs, examples, step, rcfg)  # rollouts -> update -> the step's metrics
-        row.update(extra_metrics(step, run.policy) if extra_metrics is not None else {})  # e.g. held-out eval
+        with run.policy.merged():  # e.g. a held-out evaluation
+            row.update(extra_metrics(step, run.policy) if extra_metrics is not None else {})
         record(cfg, out, row, batch.records)
         history.append(row)
         for warning in collapse_warnings(history):
@@ -133,7 +137,8 @@ def start_fresh(cfg: TrainConfig, device: torch.device, examples: list, backend,
     critic = build.build_critic(cfg, device, policy.tokenizer)
     envs = build.make_envs(cfg, examples, backend)
     out.mkdir(parents=True, exist_ok=True)
-    rows = warm_start(policy, envs, examples, cfg, device, log=log)
+    build.record_adapter(cfg, out)
+    rows = warm_start(policy, envs, examples, cfg, device, log=log) if cfg.warmstart == "build" else []
     (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     written = build.finish_warm_start(policy, cfg, out)
     return assemble_run(cfg, device, policy, critic, out), envs, written
@@ -170,7 +175,7 @@ def record(cfg: TrainConfig, out: Path, row: dict, episodes: list[dict]) -> None
     """Append the step's row to metrics.jsonl and, with ``save_episodes``, its episodes to episodes.jsonl."""
     with open(out / "metrics.jsonl", "a") as handle:
         handle.write(json.dumps(row) + "\n")
-    if cfg.save_episodes:  # every episode with its turns, for `zerosearch view`
+    if cfg.save_episodes and episodes:  # every episode with its turns, for `zerosearch view`
         with open(out / "episodes.jsonl", "a", encoding="utf-8") as handle:
             handle.writelines(json.dumps(dict(r, dataset=f"step {row['step']}", step=row["step"])) + "\n"
                               for r in episodes)
@@ -200,6 +205,22 @@ def finish(run: Run, out: Path, written: int, seconds: float, log) -> None:
         written += export_policy(run.policy, export_dir, cfg)
     written += metrics.stat().st_size
     log(summary(cfg, _read_rows(metrics), out, export_dir, written, seconds))
+    held_out = held_out_line(cfg, metrics)
+    if held_out:
+        log(held_out)
+
+
+def held_out_line(cfg: TrainConfig, metrics: Path) -> str:
+    """The held-out F1 / EM / valid actions of the starting policy vs the final one (``--eval-ends``)."""
+    rows = [json.loads(x) for x in metrics.read_text().splitlines() if x.strip()]
+    start = next((r for r in rows if r.get("val_start") and "val_f1" in r), None)
+    end = next((r for r in reversed(rows) if "step" in r and "val_f1" in r), None)
+    if start is None or end is None:
+        return ""
+    return (f"held-out {cfg.eval_dataset} ({cfg.eval_limit or 'all'} questions, {cfg.eval_backend}, greedy), start "
+            f"-> end: F1 {100 * start['val_f1']:.1f} -> {100 * end['val_f1']:.1f}, EM {100 * start['val_em']:.1f} -> "
+            f"{100 * end['val_em']:.1f}, valid actions {start['val_valid_action_rate']:.2f} -> "
+            f"{end['val_valid_action_rate']:.2f} (a few questions: a direction, not a measurement)")
 
 
 def _trainable(module: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -4,7 +4,8 @@ One public function, :func:`generate`: token-id prompts of ragged lengths in, on
 prompt out (sampled ids, optional log-probs, text, finish reason). Two paths produce the same results:
 
 - ``engine="hf"`` — transformers ``model.generate`` (left padding), then cut at stop strings. Used on CPU
-  and for architectures the fast engine does not know.
+  and for architectures the fast engine does not know. The prefix every prompt of the batch shares (the
+  instruction text) is computed once and its KV cache repeated per row.
 - ``engine="fast"`` — :class:`~.engine.DecodeEngine` (static KV cache, CUDA graphs, raw ids; see
   :mod:`.engine`), with stop strings checked on the host every ``check_every`` steps.
 
@@ -199,15 +200,49 @@ def stop_cut(tokenizer, ids: list[int], stop_strings: tuple[str, ...]) -> int | 
 
 
 # ------------------------------------------------------------------------------------ transformers path
+MIN_SHARED_PREFIX = 16  # tokens every prompt of a batch must share before they are computed once
+
+
+def shared_prefix(prompts: list[list[int]]) -> int:
+    """Length of the token prefix all prompts share, leaving each at least one token of its own.
+
+    >>> shared_prefix([[1, 2, 3, 4], [1, 2, 3, 5, 6], [1, 2, 9]])
+    2
+    """
+    first, n = prompts[0], min(len(p) for p in prompts) - 1
+    for i in range(n):
+        if any(p[i] != first[i] for p in prompts):
+            return i
+    return max(n, 0)
+
+
+def _prefill_prefix(model, prompts, pad: int, device):
+    """Inputs for ``model.generate`` whose shared prefix (the instruction text every prompt starts with) is
+    computed once: rows are ``prefix | left pads | own tokens``, the prefix's KV cache repeated per row.
+    Positions come from the attention mask, so each row's own tokens sit right after the prefix."""
+    n = shared_prefix(prompts) if len(prompts) > 1 else 0
+    n = n if n >= MIN_SHARED_PREFIX else 0  # too short to pay for itself: plain left padding
+    tails = [list(p[n:]) for p in prompts]
+    width = max(len(t) for t in tails)
+    rows = [list(prompts[0][:n]) + [pad] * (width - len(t)) + t for t in tails]
+    mask = [[1] * n + [0] * (width - len(t)) + [1] * len(t) for t in tails]
+    extra = {}
+    if n:
+        out = model(input_ids=torch.tensor([prompts[0][:n]], device=device), use_cache=True)
+        key = "cache" if "cache" in out.keys() else "past_key_values"  # transformers >= 5.25 renamed it
+        out[key].batch_repeat_interleave(len(prompts))
+        extra[key] = out[key]
+    return torch.tensor(rows, device=device), torch.tensor(mask, device=device), extra
+
+
 @torch.no_grad()
 def _hf_generate(model, tokenizer, prompts, sampling: Sampling) -> list[Generation]:
     device = _model_device(model)
     eos = eos_ids(model, tokenizer)
     pad = pad_id(tokenizer, eos)
-    width = max(len(p) for p in prompts)
-    input_ids = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts], device=device)
-    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
-    kwargs = _hf_kwargs(sampling, tokenizer, pad, eos, device)
+    input_ids, mask, cached = _prefill_prefix(model, prompts, pad, device)
+    width = input_ids.shape[1]
+    kwargs = {**_hf_kwargs(sampling, tokenizer, pad, eos, device), **cached}
     seed, one_seed = sampling.seed, sampling.seed is not None and not sampling.per_row
     devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices, enabled=one_seed):
