@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from zerosearch_gym import QAExample
+from zerosearch_gym.wrappers import chat_template
 
 
 @dataclass
@@ -134,28 +135,45 @@ class TokenActor:
     tokenized on their own and cut to ``limits.max_obs_tokens`` (never re-tokenized text: the ids and mask are
     exact). ``limits``: max_new_tokens, max_obs_tokens, max_seq_len, temperature, top_p (RolloutConfig or the
     eval Decoding). ``turns(indices, contexts, transcripts) -> Turns`` replaces sampling (scripted warm start).
+    ``action_format``: the envs' :class:`zerosearch_gym.formats.ActionFormat` when it is not ``"tags"``: its
+    stop strings end a turn, the prompt carries its tools, and each env reply is the chat template's tool (a
+    search's documents) or user message (:mod:`zerosearch_gym.wrappers.chat_template`).
     """
 
-    def __init__(self, policy, limits, turns: Callable | None = None, logprobs: bool = False):
+    def __init__(self, policy, limits, turns: Callable | None = None, logprobs: bool = False, action_format=None):
         self.policy, self.limits, self.turns, self.logprobs = policy, limits, turns, logprobs
+        self.format = action_format if action_format is not None and action_format.name != "tags" else None
+        self._frames: dict = {}  # the chat template's reply frames, per role
 
     def begin(self, episodes: list[Episode], backend) -> None:
         for e in episodes:
-            e.add_context(self.policy.prompt_ids(e.transcript))
+            if self.format is None:
+                e.add_context(self.policy.prompt_ids(e.transcript))
+            else:
+                e.add_context(chat_template.prompt_ids(self.policy.tokenizer, e.transcript, self.format.tools))
 
     def act(self, episodes: list[Episode], seed: int | None) -> list[str]:
         lim, contexts = self.limits, [e.ids for e in episodes]
         if self.turns is not None:
             turns = self.turns([e.index for e in episodes], contexts, [e.transcript for e in episodes])
         else:
+            extra = {"return_logprobs": True} if self.logprobs else {}
+            if self.format is not None:
+                extra["stop_strings"] = self.format.stop_strings
             turns = self.policy.generate_turns(contexts, lim.max_new_tokens, lim.temperature, lim.top_p, seed=seed,
-                                               **({"return_logprobs": True} if self.logprobs else {}))
+                                               **extra)
         for e, t in zip(episodes, turns):
             e.add_turn(t.token_ids, t.logprobs)
         return [t.text for t in turns]
 
     def observe(self, episode: Episode, obs: str) -> None:
-        episode.add_context(self.policy.text_ids(obs, self.limits.max_obs_tokens)[0])
+        ids = self.policy.text_ids(obs, self.limits.max_obs_tokens)[0]
+        if self.format is not None:  # the reply as the chat template's own message
+            role = self.format.observation_role if episode.turns[-1].get("action") == "search" else "user"
+            eos = self.policy.tokenizer.eos_token_id
+            after_eos = bool(episode.sampled) and episode.sampled[-1][-1:] == [eos]
+            ids = chat_template.reply_ids(self.policy.tokenizer, ids, role, after_eos, self._frames)
+        episode.add_context(ids)
         if len(episode.ids) + self.limits.max_new_tokens > self.limits.max_seq_len:
             episode.overflow = True
 
@@ -195,7 +213,7 @@ def turn_record(text: str, obs: str, info: dict, reward: float, terminated: bool
             "terminated": terminated, "truncated": truncated}
     if turn["action"] == "search":
         turn.update(query=str(info.get("query", "")), noisy=bool(info.get("noisy", False)),
-                    documents=split_documents(obs) if "<information>" in obs else [],
+                    documents=split_documents(obs) if "<information>" in obs or obs.startswith("Doc 1: ") else [],
                     backend_error=str(info.get("backend_error", "")),
                     backend_warning=str(info.get("backend_warning", "") or ""),
                     answer_in_documents=bool(info.get("answer_in_documents", False)),

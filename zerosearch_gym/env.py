@@ -1,5 +1,6 @@
 """ZeroSearchEnv: one question-answering episode in which the policy may search before it answers."""
 
+import copy
 import dataclasses
 import time
 from typing import Sequence
@@ -9,6 +10,7 @@ from .backends.base import SearchBackend, SearchRequest, SearchResult, make_back
 from .backends.verify import verification_outcome, with_verification
 from .curriculum import NoiseSchedule, as_schedule
 from .data import QAExample, load_qa_dataset
+from .formats import action_format as _action_format
 from .reward import answer_scores
 from .tool_env import ToolEnv
 from .turn import PendingTurn, search_observation
@@ -27,7 +29,10 @@ class ZeroSearchEnv(ToolEnv):
     ``<answer>text</answer>``, and returns the text the environment appends.
 
     **Action space**: :class:`UnicodeText` of up to ``max_action_chars`` characters (longer turns are cut with a
-    marker). The first ``<search>…</search>`` or ``<answer>…</answer>`` of a turn counts.
+    marker). The first ``<search>…</search>`` or ``<answer>…</answer>`` of a turn counts. With
+    ``action_format="tool_call"`` a search is a native JSON tool call instead,
+    ``<tool_call>{"name": "search", "arguments": {"query": "…"}}</tool_call>`` (schema: ``env.tools``), and a search's
+    observation is the tool message's content, ``"Doc 1: …\nDoc 5: …"`` (:mod:`zerosearch_gym.formats`).
 
     **Observation space**: :class:`UnicodeText`. After ``reset``: the policy prompt. After a search: the documents,
     ``"\\n\\n<information>Doc 1: …\\nDoc 5: …</information>\\n\\n"``. After an invalid turn: ZeroSearch's
@@ -79,6 +84,9 @@ class ZeroSearchEnv(ToolEnv):
         verify: resample rounds of verified simulation (:mod:`zerosearch_gym.backends.verify`: a useful result
             must hold a gold answer, a noisy one none). ``None`` (default): the backend's own setting, i.e. on
             (2 rounds) for simulators and off for real engines; ``0``: off.
+        action_format: ``"tags"`` (ZeroSearch's ``<search>``/``<answer>``, the default) or ``"tool_call"`` (a
+            JSON tool call in the Hermes / Qwen chat form; ``env.tools`` holds the tool's JSON schema and
+            ``env.stop_strings`` the strings that end a turn).
 
     **Vector env**: ``gymnasium.make_vec("ZeroSearch-v0", num_envs=N, vectorization_mode="vector_entry_point",
     ...)`` gives :class:`ZeroSearchVectorEnv`: N episodes, one backend batch per step, Gymnasium's next-step
@@ -121,7 +129,9 @@ class ZeroSearchEnv(ToolEnv):
         render_mode: str | None = None,
         debug: bool = False,
         verify: int | None = None,
+        action_format: str = "tags",
     ):
+        self.format = _action_format(action_format)
         super().__init__(max_turns, max_action_chars, max(max_obs_chars, 20_000), debug)
         if not isinstance(top_k, int) or top_k < 1:
             raise ValueError(f"expected top_k to be an int >= 1, got {top_k!r}")
@@ -133,6 +143,22 @@ class ZeroSearchEnv(ToolEnv):
         self.schedule = as_schedule(noise)
         self.curriculum_step = curriculum_step
         self.format_reward, self.render_mode = format_reward, render_mode
+        self.invalid_message = self.format.invalid_message
+
+    @property
+    def action_format(self) -> str:
+        """``"tags"`` or ``"tool_call"`` (:mod:`zerosearch_gym.formats`)."""
+        return self.format.name
+
+    @property
+    def stop_strings(self) -> tuple[str, ...]:
+        """The strings that end a generated turn in this action format."""
+        return self.format.stop_strings
+
+    @property
+    def tools(self) -> list[dict]:
+        """The JSON schemas of the tools the policy may call (``[]`` with ``"tags"``)."""
+        return copy.deepcopy(list(self.format.tools))
 
     # -- curriculum -------------------------------------------------------------------------------------------
     def set_curriculum_step(self, step: int, total_steps: int | None = None) -> None:
@@ -153,7 +179,7 @@ class ZeroSearchEnv(ToolEnv):
 
     # -- what search adds to the tool-env state machine (zerosearch_gym.tool_env) ------------------------------
     def _prompt(self, example: QAExample) -> str:
-        return protocol.policy_prompt(example.question)
+        return self.format.prompt(example.question)
 
     def _noise_probability(self, options: dict) -> float:
         if "curriculum_step" in options or "total_steps" in options:
@@ -164,7 +190,7 @@ class ZeroSearchEnv(ToolEnv):
         return self.schedule(self.curriculum_step, self.np_random)
 
     def _parse(self, action: str) -> protocol.Action:
-        return protocol.parse_action(action)
+        return self.format.parse(action)
 
     def _request(self, content: str, noisy: bool, seed: int) -> SearchRequest:
         return SearchRequest(query=content, question=self._example.question, answers=self._example.golden_answers,
@@ -175,7 +201,7 @@ class ZeroSearchEnv(ToolEnv):
 
     def _observe(self, result: SearchResult | None, pending: PendingTurn) -> tuple[str, tuple]:
         obs, error, warning, cache_hit, cut_obs, in_docs = search_observation(
-            result, self._example.golden_answers, self.top_k, self.max_obs_chars)
+            result, self._example.golden_answers, self.top_k, self.max_obs_chars, self.format.observation)
         verify, resamples, verify_error = verification_outcome(result)
         if verify_error:
             warning = "; ".join(filter(None, (warning, f"verification resample failed: {verify_error}")))

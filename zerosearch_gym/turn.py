@@ -67,15 +67,16 @@ def result_documents(result: SearchResult | None, top_k: int) -> tuple[list[str]
     return documents, "", getattr(result, "malformed", None) or "", bool(getattr(result, "cached", False))
 
 
-def search_observation(result: SearchResult | None, golds, top_k: int, max_obs_chars: int
-                       ) -> tuple[str, str, str, bool, bool, bool]:
+def search_observation(result: SearchResult | None, golds, top_k: int, max_obs_chars: int,
+                       render=information_observation) -> tuple[str, str, str, bool, bool, bool]:
     """The observation of one search and what info says about it: ``(obs, backend_error, backend_warning,
-    cache_hit, observation_truncated, answer_in_documents)``.
+    cache_hit, observation_truncated, answer_in_documents)``. ``render(documents, max_chars)`` makes the text
+    (the action format's: ``<information>`` tags, or a tool message's content).
 
     >>> search_observation(["Paris is in France.", "Lyon"], ["Paris"], 5, 8000)[::5]
     ('\\n\\n<information>Doc 1: Paris is in France.\\nDoc 2: Lyon</information>\\n\\n', True)
     """
     documents, error, warning, cache_hit = result_documents(result, top_k)
     in_docs = bool(documents) and answer_in_text("\n".join(documents), golds)
-    obs, cut_obs = information_observation(documents, max_obs_chars)
+    obs, cut_obs = render(documents, max_obs_chars)
     return obs, error, warning, cache_hit, cut_obs, in_docs

@@ -33,6 +33,8 @@ class ZeroSearchVectorEnv(VectorEnv):
     - Each step uses the sub-envs' batched-step protocol (:mod:`zerosearch_gym.turn`): ``begin_step`` on every
       stepped env, one ``backend.search`` for all their requests, ``finish_step`` with each env's own result.
     - ``set_curriculum_step(step, total_steps)``, ``call``, ``get_attr``, ``set_attr`` reach every sub-env.
+    - ``action_format``, ``stop_strings`` and ``tools`` are the sub-envs' (``action_format="tool_call"``: native
+      JSON tool calls, :mod:`zerosearch_gym.formats`).
     """
 
     # Own dict: Gymnasium 1.2.2 mutates the shared class metadata.
@@ -49,6 +51,8 @@ class ZeroSearchVectorEnv(VectorEnv):
         self.envs = [ZeroSearchEnv(backend=self.backend, dataset=examples, render_mode=render_mode, **env_kwargs)
                      for _ in range(num_envs)]
         self.num_envs, self.render_mode = num_envs, render_mode
+        first = self.envs[0]  # the action format's names, for trainers: "tags"/"tool_call", stop strings, tools
+        self.action_format, self.stop_strings, self.tools = first.action_format, first.stop_strings, first.tools
         self.single_observation_space = self.envs[0].observation_space
         self.single_action_space = self.envs[0].action_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)

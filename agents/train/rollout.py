@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from zerosearch_gym.formats import action_format
+
 from ..episodes import Episode, TokenActor, play, verification_stats
 from ..policy import Turn
 from .algorithms import last_token_rewards
@@ -71,7 +73,8 @@ def collect_rollouts(envs, policy, examples: Sequence, group_size: int, cfg: Rol
         raise ValueError(f"expected a vector env with {n} envs ({len(examples)} questions x {group_size}), "
                          f"got {envs.num_envs}")
     base = sample_seed if sample_seed is not None else seed if isinstance(seed, int) else None
-    episodes = play(envs, TokenActor(policy, cfg, actor, cfg.sampler_logprobs),
+    fmt = action_format(getattr(envs.unwrapped, "action_format", "tags"))  # "tool_call": native JSON tool calls
+    episodes = play(envs, TokenActor(policy, cfg, actor, cfg.sampler_logprobs, fmt),
                     [ex for ex in examples for _ in range(group_size)], seed=seed, sample_seed=base)
     batch = _pad(episodes, group_size, policy.tokenizer.pad_token_id)
     batch.records = [e.record() for e in episodes]

@@ -1,6 +1,8 @@
 """ZeroSearchTokenEnv: ZeroSearch-v0 as a token MDP, for libraries that need numeric spaces (RLlib, SB3).
 
-One step = one token. Tokens collect into a turn until the decoded turn holds ``</search>`` or ``</answer>``,
+One step = one token. Tokens collect into a turn until the decoded turn holds ``</search>`` or ``</answer>``
+(``</tool_call>`` or ``</answer>`` with ``action_format="tool_call"``, whose prompt carries the tool's schema and
+whose replies are the chat template's tool / user messages, :mod:`zerosearch_gym.wrappers.chat_template`),
 the tokenizer's end-of-sequence token is chosen, or the turn reaches ``max_turn_tokens``; then the text env
 steps with the decoded turn, and its observation (documents, corrective message) is tokenized and appended
 to the context. Torch is never imported; the tokenizer is any object with ``encode``, ``decode`` and ``len``.
@@ -12,6 +14,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+
+from . import chat_template
 
 STOP_STRINGS = ("</search>", "</answer>")
 
@@ -65,7 +69,11 @@ class ZeroSearchTokenEnv(gym.Env):
         self.eos_id = getattr(tokenizer, "eos_token_id", None)
         pad = getattr(tokenizer, "pad_token_id", None)
         self.pad_id = int(pad if pad is not None else (self.eos_id or 0))
-        self._stop_window = check_stop_strings(tokenizer, STOP_STRINGS)
+        text_env = env.unwrapped
+        self._format = getattr(text_env, "format", None) if getattr(text_env, "action_format", "tags") != "tags" else None
+        self._stops = self._format.stop_strings if self._format is not None else STOP_STRINGS
+        self._stop_window = check_stop_strings(tokenizer, self._stops)
+        self._frames: dict = {}  # the chat template's reply frames (action_format="tool_call")
         self.action_space = spaces.Discrete(self.vocab_size)
         self.observation_space = spaces.Dict({
             "ids": spaces.Box(0, self.vocab_size - 1, (context_len,), np.int64),
@@ -110,7 +118,11 @@ class ZeroSearchTokenEnv(gym.Env):
         obs_text, reward, terminated, truncated, info = self.env.step(text)
         info = dict(info, turn_end=True, turn_tokens=len(self._turn), turn_stop=stop)
         if obs_text:
-            self._append(self.tokenizer.encode(obs_text, add_special_tokens=False))
+            ids = self.tokenizer.encode(obs_text, add_special_tokens=False)
+            if self._format is not None:  # the reply as the chat template's tool (documents) or user message
+                role = self._format.observation_role if info.get("action") == "search" else "user"
+                ids = chat_template.reply_ids(self.tokenizer, ids, role, stop == "eos", self._frames)
+            self._append(ids)
         self._turn, self._done = [], bool(terminated or truncated)
         return self._obs(), float(reward), bool(terminated), bool(truncated), info
 
@@ -130,6 +142,8 @@ class ZeroSearchTokenEnv(gym.Env):
         return ids
 
     def _tokenize_prompt(self, prompt: str) -> list[int]:
+        if self._format is not None:
+            return chat_template.prompt_ids(self.tokenizer, prompt, self._format.tools)
         if self.chat_template:
             ids = self.tokenizer.apply_chat_template([{"role": "user", "content": prompt}],
                                                      add_generation_prompt=True, tokenize=True)
@@ -141,7 +155,7 @@ class ZeroSearchTokenEnv(gym.Env):
             return "eos"
         if self._closes(token):  # decode the tail only when this token can complete a stop string
             tail = self.tokenizer.decode(self._turn[-self._stop_window:], skip_special_tokens=True)
-            if any(s in tail for s in STOP_STRINGS):
+            if any(s in tail for s in self._stops):
                 return "stop_string"
         return "token_cap" if len(self._turn) >= self.max_turn_tokens else None
 
@@ -149,7 +163,7 @@ class ZeroSearchTokenEnv(gym.Env):
         """Whether the token's text holds a stop string's last character (cached per token id)."""
         closes = self._closing.get(token)
         if closes is None:
-            closes = self._closing[token] = any(s[-1] in self.tokenizer.decode([token]) for s in STOP_STRINGS)
+            closes = self._closing[token] = any(s[-1] in self.tokenizer.decode([token]) for s in self._stops)
         return closes
 
     def _append(self, ids) -> None:
