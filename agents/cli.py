@@ -23,6 +23,7 @@ COMMANDS = {
     "view": ("agents.evaluate.viewer", "episodes JSONL -> one static HTML page to read rollouts"),
     "export": ("agents.train.export", "write a training run's policy as a Hugging Face folder"),
     "simulator": ("agents.simulator", "build-data / tune / report: make and measure a tuned search simulator"),
+    "serve": ("agents.integrations.serve", "serve ZeroSearch-v0 as an OpenEnv environment over HTTP (needs [openenv])"),
 }
 
 USAGE = "usage: zerosearch COMMAND [options]      (zerosearch COMMAND --help for its options; --debug for tracebacks)"
