@@ -163,3 +163,14 @@ def test_rollouts_mask_the_tool_messages_and_keep_the_sampled_ids(qwen_tokenizer
     # sampling stops at the format's stop strings
     sampled = collect_rollouts(envs, policy, EXAMPLES[:1], 2, RolloutConfig(max_new_tokens=4), seed=1)
     assert all(len(s) <= 4 for row in sampled.sampled_ids for s in row)
+
+
+def test_importing_the_env_pulls_no_trainer_package():
+    import subprocess
+    import sys
+
+    heavy = ["torch", "ray", "openenv", "fastapi", "verifiers", "skyrl_gym", "verl", "wandb", "tensorboardX", "trl"]
+    code = f"import sys, zerosearch_gym, zerosearch_gym.formats, zerosearch_gym.backends.shared; " \
+           f"print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "[]", out.stderr[-2000:]
