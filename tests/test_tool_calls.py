@@ -174,3 +174,44 @@ def test_importing_the_env_pulls_no_trainer_package():
            f"print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "[]", out.stderr[-2000:]
+
+
+def test_grpo_learns_from_tool_call_rollouts(qwen_tokenizer):
+    """The trainer's update is format-agnostic: a few GRPO steps on tool-call episodes raise the log-prob of the
+    rewarded answer turns over the unrewarded ones, as with tags."""
+    torch = pytest.importorskip("torch")
+    import dataclasses
+
+    from agents.policy import Policy, Turn
+    from agents.train.config import TrainConfig
+    from agents.train.rollout import RolloutConfig, collect_rollouts
+    from agents.train.update import update
+    from zerosearch_gym.llm.models import tiny_model
+
+    policy, ref = (Policy(tiny_model("llama", seed=s)[0], qwen_tokenizer) for s in (1, 1))
+    calls = {"n": 0}
+
+    def actor(indices, contexts, transcripts):  # search, then a right (even env) or wrong (odd env) answer
+        calls["n"] += 1
+        right = {0: "William Shakespeare", 2: "Paris"}  # envs 0, 1: the first question; 2, 3: the second
+        texts = [call("Hamlet") if calls["n"] == 1 else f"<answer>{right.get(i, 'Marlowe')}</answer>"
+                 for i in indices]
+        return [Turn(qwen_tokenizer(t, add_special_tokens=False)["input_ids"], t, "stop") for t in texts]
+
+    envs = gym.make_vec("ZeroSearch-v0", num_envs=4, vectorization_mode="vector_entry_point",
+                        backend=BM25Backend.from_documents(DOCS), dataset=EXAMPLES, max_turns=1, top_k=1,
+                        action_format="tool_call")
+    batch = collect_rollouts(envs, policy, EXAMPLES, 2, RolloutConfig(max_new_tokens=64), actor=actor)
+    assert batch.rewards.tolist() == [1.0, 0.0, 1.0, 0.0]
+    cfg = dataclasses.replace(TrainConfig(), algo="grpo", micro_batch_size=2, kl_coef=0.001, lr=3e-3)
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr)
+
+    def gap():
+        with torch.no_grad():
+            lp = policy.score(batch.input_ids, batch.attention_mask, batch.loss_mask)[0]
+        return (lp[0].sum() + lp[2].sum() - lp[1].sum() - lp[3].sum()).item() / 2
+
+    before = gap()
+    for _ in range(4):
+        update(policy, ref, batch, optimizer, cfg, torch.device("cpu"))
+    assert gap() > before + 1.0
