@@ -7,6 +7,7 @@ calculator, :mod:`zerosearch_gym.tools`). Torch is never imported here.
 The public surface is ``__all__``: the names below plus these submodules:
 
 - :mod:`zerosearch_gym.backends` — search backends (simulators, BM25, HTTP retrievers), spec strings, the cache.
+- :mod:`zerosearch_gym.formats` — the action formats: ``tags`` and native JSON ``tool_call`` (the tool's schema).
 - :mod:`zerosearch_gym.llm` — generation, the decode engine and model loaders (torch imported lazily).
 - :mod:`zerosearch_gym.offline` — the offline Wikipedia corpus and cache paths.
 - :mod:`zerosearch_gym.protocol` — the policy prompt, turn parsing and observation texts.
