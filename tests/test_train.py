@@ -103,7 +103,9 @@ def test_cli_flags_presets_and_help():
 
 @pytest.mark.parametrize("argv,match", [(["--algo", "a2c"], "expected --algo in"),
                                         (["--rollouts-per-question", "1"], "rollouts-per-question >= 2"),
-                                        (["--steps", "0", "--warmstart-steps", "0"], "expected --steps >= 1")])
+                                        (["--steps", "0", "--warmstart", "none"], "expected --steps >= 1"),
+                                        (["--steps", "0", "--warmstart", "build", "--warmstart-steps", "0"],
+                                         "expected --steps >= 1")])
 def test_bad_config_is_a_clear_error(argv, match):
     with pytest.raises(ValueError, match=match):
         parse_config(argv)

@@ -92,6 +92,7 @@ def make_envs(cfg: TrainConfig, examples, backend=None):
                               vectorization_mode="vector_entry_point",
                               backend=backend if backend is not None else cfg.backend, dataset=examples,
                               max_turns=cfg.max_turns, top_k=cfg.top_k, format_reward=cfg.format_reward,
+                              action_format=cfg.action_format,
                               noise=noise)
 
 

@@ -73,6 +73,10 @@ class TrainConfig:
     tis_cap: float = arg(0.0, "truncated importance sampling: weight tokens by min(p_trainer / p_sampler, "
                          "cap) to correct for the rollout engine's numerics (0 = off)")
     format_reward: bool = arg(True, "Search-R1 format-shaped reward (0.2 well-formed wrong / 0.1 malformed)")
+    action_format: str = arg("tags", "tags (<search>/<answer>) | tool_call (a JSON <tool_call>, Hermes/Qwen form; "
+                             "use --warmstart none: the warm starts write tags)")
+    report_to: str = arg("none", "training dashboard: none | tensorboard | wandb (WANDB_MODE=offline needs no "
+                         "account)")
     warmstart: str = arg("shipped", "the policy's starting point before RL: shipped (the committed SFT adapter "
                          "for SmolLM2-135M-Instruct: 1,024 scripted wiki:train trajectories, scripts/"
                          "build_warmstart.py) | build (--warmstart-steps SFT steps on scripted trajectories in "
@@ -115,16 +119,16 @@ class TrainConfig:
 
         if self.algo not in ALGORITHMS:
             raise ValueError(f"expected --algo in {ALGORITHMS}, got {self.algo!r}")
+        if self.action_format not in ("tags", "tool_call"):
+            raise ValueError(f"expected --action-format tags or tool_call, got {self.action_format!r}")
+        if self.report_to not in ("none", "tensorboard", "wandb"):
+            raise ValueError(f"expected --report-to tensorboard, wandb or none, got {self.report_to!r}")
         if self.kl_estimator not in ("k1", "k3"):
             raise ValueError(f"expected --kl-estimator k1 or k3, got {self.kl_estimator!r}")
         no_start = self.warmstart == "none" or (self.warmstart == "build" and self.warmstart_steps <= 0)
         if self.steps < 0 or (self.steps == 0 and no_start):
             raise ValueError(f"expected --steps >= 1 (or 0 with a warm start: the warm start only), got --steps "
                              f"{self.steps} --warmstart {self.warmstart} --warmstart-steps {self.warmstart_steps}")
-        if self.warmstart not in ("build", "none"):
-            from ..warmstart_adapter import adapter_folder, check_adapter
-
-            check_adapter(adapter_folder(self.warmstart), self.model)  # base model, rank, sha256: no model loads
         for name in ("questions_per_step", "rollouts_per_question", "max_new_tokens",
                      "micro_batch_size", "ppo_epochs", "mini_batches", "max_seq_len", "logprob_chunk",
                      "keep_checkpoints"):
@@ -165,6 +169,10 @@ class TrainConfig:
             from zerosearch_gym.llm.models import import_vllm
 
             import_vllm()  # a clear "install zerosearch-gym[vllm]" before any work
+        if self.warmstart not in ("build", "none"):
+            from ..warmstart_adapter import adapter_folder, check_adapter
+
+            check_adapter(adapter_folder(self.warmstart), self.model)  # base model, rank, sha256: no model loads
         return self
 
 

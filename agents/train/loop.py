@@ -258,7 +258,8 @@ def summary(cfg: TrainConfig, rows: list[dict], out: Path, export_dir: Path | No
 
     first, last = rows[:k], rows[-k:]
     if not rows:  # --steps 0: the warm start only
-        lines = [f"done: warm start only ({cfg.warmstart_steps} SFT steps, no RL)"]
+        start = f"{cfg.warmstart_steps} SFT steps" if cfg.warmstart == "build" else f"--warmstart {cfg.warmstart}"
+        lines = [f"done: warm start only ({start}, no RL)"]
     else:
         lines = [f"done: {cfg.steps} steps of {cfg.algo} ({len(rows)} logged)",
                  f"  reward {mean(first, 'reward'):.3f} -> {mean(last, 'reward'):.3f}, F1 {mean(first, 'f1'):.3f}"
