@@ -78,30 +78,8 @@ def test_masks_are_independent_arrays():
     assert infos["_noisy"].all() and infos["_f1"].all()
 
 
-def test_vector_env_infos_match_gymnasium_through_autoreset(backend, examples):
-    per_env = []
-
-    class Recording(ZeroSearchVectorEnv):  # sees every env's own info dict, in env order
-        def step(self, actions):
-            originals = [(env, env.finish_step, env.reset) for env in self.envs]
-            for i, (env, finish, reset) in enumerate(originals):
-                env.finish_step = lambda p, r, i=i, finish=finish: _keep(per_env, i, finish(p, r), 4)
-                env.reset = lambda i=i, reset=reset, **kw: _keep(per_env, i, reset(**kw), 1)
-            try:
-                return super().step(actions)
-            finally:
-                for env, _, _ in originals:
-                    del env.finish_step, env.reset
-
-    envs = Recording(num_envs=4, backend=backend, dataset=examples, max_turns=1, debug=True)
-    envs.reset(seed=0)
-    for actions in (["<search>q</search>", "<answer>Paris</answer>", "x", "<answer>no</answer>"],
-                    ["<answer>Paris</answer>", "ignored", "<search>q</search>", "ignored"],
-                    ["<search>q</search>"] * 4):
-        per_env.clear()
-        _, _, _, _, infos = envs.step(actions)
-        index, env_infos = zip(*sorted(per_env, key=lambda pair: pair[0]))
-        assert_same(infos, reference(index, env_infos, 4))
+def test_lean_info_keys(backend, examples):
+    """Only the keys asked for (the vector env's infos against Gymnasium's, through autoresets: test_vector_rows.py)."""
     lean = ZeroSearchVectorEnv(num_envs=2, backend=backend, dataset=examples, info_keys=("action", "f1"))
     _, infos = lean.reset(seed=0)
     assert infos == {}
@@ -109,8 +87,3 @@ def test_vector_env_infos_match_gymnasium_through_autoreset(backend, examples):
     assert sorted(infos) == ["_action", "_f1", "action", "f1"] and infos["action"].tolist() == ["answer", "search"]
     with pytest.raises(ValueError, match="expected info_keys"):
         ZeroSearchVectorEnv(num_envs=2, backend=backend, dataset=examples, info_keys="action")
-
-
-def _keep(store, i, result, info_at):
-    store.append((i, result[info_at]))
-    return result

@@ -3,8 +3,9 @@
 ``stack_infos`` returns exactly what calling ``VectorEnv._add_info`` once per env would (one array per key,
 its dtype from the lowest-index env that has the key, zeros or ``None`` where an env has no value, and a
 ``_key`` boolean mask per key), at a fraction of the cost: envs whose infos share their keys are handled as
-one block, one ``np.array`` per key. Values Gymnasium treats specially (dicts, arrays, ``final_obs``) go
-through ``_add_info`` itself.
+one block, one ``np.array`` per key and dtype. Values Gymnasium treats specially (dicts, arrays, ``final_obs``)
+go through ``_add_info`` itself. ``add_columns`` takes the values as columns (the vector env's rows, transposed),
+so a vector step builds no info dict at all.
 """
 from operator import itemgetter
 from typing import Callable, Collection, Sequence
@@ -33,19 +34,29 @@ def stack_infos(index: Sequence[int], infos: Sequence[dict], n: int, add_info: C
             group[0].append(i)
             group[1].append(info)
     for names, (idx, group_infos) in groups.items():
-        if keys is not None:
-            names = tuple(k for k in names if k in keys)
-        if names:
-            _add_group(out, names, idx, group_infos, n, add_info)
+        if len(names) == 1:
+            columns = [[info[names[0]] for info in group_infos]]
+        else:
+            columns = list(zip(*map(itemgetter(*names), group_infos)))
+        add_columns(out, names, idx, columns, n, add_info, keys)
     return out
 
 
-def _add_group(out: dict, names: tuple, idx: list, infos: list, n: int, add_info: Callable) -> None:
+def add_columns(out: dict, names: tuple, idx: list, columns: list, n: int, add_info: Callable,
+                keys: Collection[str] | None = None) -> None:
+    """Add to ``out`` the infos of envs ``idx`` (increasing) that all have the keys ``names``, given as one column
+    of values per name: what ``stack_infos`` does for one group of envs, without their dicts. Groups go in order
+    of their first env (Gymnasium's order: the first env with a key fixes its dtype)."""
+    if keys is not None:
+        keep = [j for j, name in enumerate(names) if name in keys]
+        if len(keep) < len(names):
+            names, columns = tuple(names[j] for j in keep), [columns[j] for j in keep]
+    if names and idx:
+        _add_group(out, names, idx, columns, n, add_info)
+
+
+def _add_group(out: dict, names: tuple, idx: list, columns: list, n: int, add_info: Callable) -> None:
     everyone = len(idx) == n  # increasing indices: all envs, in order
-    if len(names) == 1:
-        columns = [[info[names[0]] for info in infos]]
-    else:
-        columns = list(zip(*map(itemgetter(*names), infos)))
     fresh: dict = {}  # dtype -> [(name, column)] of the columns this group creates
     for name, column in zip(names, columns):
         first = column[0]

@@ -17,8 +17,16 @@ from .turn import PendingTurn, search_observation
 
 FORMAT_SCORE = 0.2  # Search-R1's score for a well-formed trajectory with a wrong answer
 MALFORMED_SCORE = 0.1  # ... and for one with an answer but some invalid turn
-_NO_SCORES = {"f1": 0.0, "em": 0.0, "cover_em": 0.0}
+_NO_SCORES = (0.0, 0.0, 0.0)  # f1, em, cover_em of a turn that did not answer
 _NO_CALL = ("", "", False, False, False, "", 0, 0.0)  # the search info of a turn that did not search
+# The info keys, in order: a step's (what begin_step knows, then the rest), a reset's; with debug=True both end
+# in "golden_answers". The vector env reads infos as rows of these (ZeroSearchEnv._info_row, _reset_row).
+BEGIN_KEYS = ("action", "query", "noisy", "invalid_reason", "action_truncated")
+FINISH_KEYS = ("backend_error", "backend_warning", "observation_truncated", "cache_hit", "answer_in_documents", "verify",
+               "verify_resamples", "f1", "em", "cover_em", "backend_latency_s", "question_id", "data_source",
+               "noise_probability", "searches", "turn")
+STEP_KEYS = BEGIN_KEYS + FINISH_KEYS
+RESET_KEYS = ("question_id", "data_source", "noise_probability")
 
 
 class ZeroSearchEnv(ToolEnv):
@@ -177,6 +185,19 @@ class ZeroSearchEnv(ToolEnv):
             return "".join(getattr(self, "_transcript", []))
         return None
 
+    def step(self, action: str):
+        # ToolEnv's begin_step / finish_step without the PendingTurn and the two info dicts in between
+        begun = self._begin(action)
+        start = time.perf_counter()
+        result = self._call(begun[1]) if begun[1] is not None else None
+        obs, reward, terminated, truncated, scores, call = self._advance(begun[0], begun[4], result, start)
+        return obs, reward, terminated, truncated, dict(zip(self._info_names(), self._info_row(begun, scores, call)))
+
+    def _info_names(self, reset: bool = False) -> tuple[str, ...]:
+        """The keys of a step's info (``reset=True``: of a reset's), in order."""
+        keys = RESET_KEYS if reset else STEP_KEYS
+        return keys + ("golden_answers",) if self.debug else keys
+
     # -- what search adds to the tool-env state machine (zerosearch_gym.tool_env) ------------------------------
     def _prompt(self, example: QAExample) -> str:
         return self.format.prompt(example.question)
@@ -193,20 +214,18 @@ class ZeroSearchEnv(ToolEnv):
         return self.format.parse(action)
 
     def _request(self, content: str, noisy: bool, seed: int) -> SearchRequest:
-        return SearchRequest(query=content, question=self._example.question, answers=self._example.golden_answers,
-                             useful=not noisy, top_k=self.top_k, seed=seed)
+        return SearchRequest(content, self._example.question, self._example.golden_answers, not noisy, self.top_k, seed)
 
     def _call(self, request: SearchRequest) -> SearchResult:
         return search_batch(self.backend, [request])[0]
 
-    def _observe(self, result: SearchResult | None, pending: PendingTurn) -> tuple[str, tuple]:
+    def _observe(self, result: SearchResult | None, start: float) -> tuple[str, tuple]:
         obs, error, warning, cache_hit, cut_obs, in_docs = search_observation(
             result, self._example.golden_answers, self.top_k, self.max_obs_chars, self.format.observation)
         verify, resamples, verify_error = verification_outcome(result)
         if verify_error:
             warning = "; ".join(filter(None, (warning, f"verification resample failed: {verify_error}")))
-        return obs, (error, warning, cut_obs, cache_hit, in_docs, verify, resamples,
-                     time.perf_counter() - pending.start)
+        return obs, (error, warning, cut_obs, cache_hit, in_docs, verify, resamples, time.perf_counter() - start)
 
     def _score(self, answer: str) -> tuple[float, dict]:
         scores = answer_scores(answer, self._example.golden_answers)
@@ -216,29 +235,35 @@ class ZeroSearchEnv(ToolEnv):
         return reward, scores
 
     def _begin_info(self, parsed: protocol.Action, request: SearchRequest | None, noisy: bool, cut_action: bool
-                   ) -> dict:
-        return {"action": parsed.kind, "query": parsed.content if request is not None else "", "noisy": noisy,
-                "invalid_reason": parsed.reason, "action_truncated": cut_action}
+                    ) -> dict:
+        return dict(zip(BEGIN_KEYS, (parsed.kind, parsed.content if request is not None else "", noisy, parsed.reason,
+                                     cut_action)))
 
     def _reset_info(self) -> dict:
-        info = {"question_id": self._example.id, "data_source": self._example.data_source,
-                "noise_probability": self._p}
-        if self.debug:
-            info["golden_answers"] = list(self._example.golden_answers)
-        return info
+        return dict(zip(self._info_names(reset=True), self._reset_row()))
 
     def _finish_info(self, pending: PendingTurn, reward: float, scores: dict | None, call: tuple | None) -> dict:
-        error, warning, cut_obs, cache_hit, in_docs, verify, resamples, latency = call or _NO_CALL
-        info = {**pending.info, "backend_error": error, "backend_warning": warning,
-                "observation_truncated": cut_obs, "cache_hit": cache_hit, "answer_in_documents": in_docs,
-                "verify": verify, "verify_resamples": resamples,
-                **(scores or _NO_SCORES), "backend_latency_s": latency,
-                "question_id": self._example.id, "data_source": self._example.data_source,
-                "noise_probability": self._p, "searches": self._calls, "turn": self._turn}
-        if self.debug:
-            info["golden_answers"] = list(self._example.golden_answers)
-        return info
+        return {**pending.info, **dict(zip(self._info_names()[len(BEGIN_KEYS):], self._finish_row(scores, call)))}
 
+    # -- infos as rows: the values of _info_names() in order (the vector env stacks rows, never dicts) ---------
+    def _reset_row(self) -> tuple:
+        ex = self._example
+        row = (ex.id, ex.data_source, self._p)
+        return row + (list(ex.golden_answers),) if self.debug else row
+
+    def _info_row(self, begun: tuple, scores: dict | None, call: tuple | None) -> tuple:
+        """A step's info values from ``_begin``'s tuple and ``_advance``'s ``scores`` and ``call``."""
+        parsed, request, noisy, cut_action = begun[:4]
+        return (parsed.kind, parsed.content if request is not None else "", noisy, parsed.reason,
+                cut_action) + self._finish_row(scores, call)
+
+    def _finish_row(self, scores: dict | None, call: tuple | None) -> tuple:
+        error, warning, cut_obs, cache_hit, in_docs, verify, resamples, latency = call or _NO_CALL
+        f1, em, cover_em = (scores["f1"], scores["em"], scores["cover_em"]) if scores else _NO_SCORES
+        ex = self._example
+        row = (error, warning, cut_obs, cache_hit, in_docs, verify, resamples, f1, em, cover_em, latency, ex.id,
+               ex.data_source, self._p, self._calls, self._turn)
+        return row + (list(ex.golden_answers),) if self.debug else row
 
 def build_backend(backend: str | SearchBackend | None, cache: bool | str = False, verify: int | None = None
                   ) -> SearchBackend:

@@ -53,6 +53,10 @@ class ToolEnv(gym.Env):
 
     # -- gymnasium API ----------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        return self._start(seed, options), self._reset_info()
+
+    def _start(self, seed: int | None, options: dict | None) -> str:
+        """``reset`` without its info (the vector env reads the info as a row): the new episode's prompt."""
         super().reset(seed=seed)
         options = options or {}
         unknown = options.keys() - self.reset_options
@@ -63,7 +67,7 @@ class ToolEnv(gym.Env):
         self._turn, self._calls, self._invalid_turns, self._done = 0, 0, 0, False
         prompt = self._prompt(self._example)
         self._transcript = [prompt] if self.render_mode == "ansi" else []
-        return prompt, self._reset_info()
+        return prompt
 
     def step(self, action: str):
         pending = self.begin_step(action)
@@ -77,6 +81,23 @@ class ToolEnv(gym.Env):
         Changes nothing but the env's random generator (the noisy draw and the request's seed); the episode
         moves on in :meth:`finish_step`. ``step(action)`` is ``finish_step(begin_step(action), result)``.
         """
+        parsed, request, noisy, cut_action, turn = self._begin(action)
+        return PendingTurn(parsed, request, self._begin_info(parsed, request, noisy, cut_action), time.perf_counter(),
+                           turn)
+
+    def finish_step(self, pending: PendingTurn, result: Any = None):
+        """Finish the turn ``pending`` with its tool ``result`` (a result or a :class:`BackendError`; ``None``
+        when ``pending.request`` is ``None``); returns ``step``'s ``(obs, reward, terminated, truncated, info)``."""
+        if self._done or pending.turn != self._turn + 1:
+            raise RuntimeError(f"expected the pending turn {self._turn + 1} of this episode from begin_step(), "
+                               f"got turn {pending.turn}" + (" of an ended episode" if self._done else ""))
+        obs, reward, terminated, truncated, scores, call = self._advance(pending.action, pending.turn, result,
+                                                                         pending.start)
+        return obs, reward, terminated, truncated, self._finish_info(pending, reward, scores, call)
+
+    # -- the state machine itself, as plain tuples (the vector env steps many envs with these, no per-env objects)
+    def _begin(self, action: str) -> tuple:
+        """``begin_step`` as a tuple ``(parsed, request, noisy, cut_action, turn)``."""
         if self._done:
             raise RuntimeError("call reset() before step()" if self._example is None
                                else "the episode has ended; call reset() before step()")
@@ -91,33 +112,29 @@ class ToolEnv(gym.Env):
             request = self._request(parsed.content, noisy, bits & 0x7FFFFFFF)
         if self.render_mode == "ansi":
             self._transcript.append(action if isinstance(action, str) else repr(action))
-        info = self._begin_info(parsed, request, noisy, cut_action)
-        return PendingTurn(parsed, request, info, time.perf_counter(), turn)
+        return parsed, request, noisy, cut_action, turn
 
-    def finish_step(self, pending: PendingTurn, result: Any = None):
-        """Finish the turn ``pending`` with its tool ``result`` (a result or a :class:`BackendError`; ``None``
-        when ``pending.request`` is ``None``); returns ``step``'s ``(obs, reward, terminated, truncated, info)``."""
-        if self._done or pending.turn != self._turn + 1:
-            raise RuntimeError(f"expected the pending turn {self._turn + 1} of this episode from begin_step(), "
-                               f"got turn {pending.turn}" + (" of an ended episode" if self._done else ""))
-        self._turn = pending.turn
-        kind = pending.action.kind
+    def _advance(self, parsed: protocol.Action, turn: int, result: Any, start: float) -> tuple:
+        """``finish_step`` without its info: ``(obs, reward, terminated, truncated, scores, call)``, the last two
+        for the info (``scores`` is ``None`` unless the turn answered, ``call`` unless it called the tool)."""
+        self._turn = turn
+        kind = parsed.kind
         obs, reward, terminated, truncated, scores, call = "", 0.0, False, False, None, None
         if kind == "answer":
             terminated = True
-            reward, scores = self._score(pending.action.content)
-        elif pending.turn > self.max_turns:
+            reward, scores = self._score(parsed.content)
+        elif turn > self.max_turns:
             truncated = True
         elif kind == self.tool:
             self._calls += 1
-            obs, call = self._observe(result, pending)
+            obs, call = self._observe(result, start)
         else:
             self._invalid_turns += 1
             obs = self.invalid_message
         self._done = terminated or truncated
         if self.render_mode == "ansi":
             self._transcript.append(obs)
-        return obs, float(reward), terminated, truncated, self._finish_info(pending, reward, scores, call)
+        return obs, float(reward), terminated, truncated, scores, call
 
     @property
     def example(self) -> QAExample | None:
@@ -150,8 +167,9 @@ class ToolEnv(gym.Env):
         """Send one request (what ``step`` does between the halves); never raises."""
         raise NotImplementedError
 
-    def _observe(self, result: Any, pending: PendingTurn) -> tuple[str, Any]:
-        """``(observation, call details for _finish_info)`` of one tool result."""
+    def _observe(self, result: Any, start: float) -> tuple[str, Any]:
+        """``(observation, call details for _finish_info)`` of one tool result; ``start`` is when the turn was
+        parsed (``time.perf_counter()``, for the call's latency)."""
         raise NotImplementedError
 
     def _score(self, answer: str) -> tuple[float, Any]:

@@ -1,13 +1,13 @@
 """ZeroSearchVectorEnv: N episodes stepped together, with every search of a step sent as one backend batch."""
 
-from operator import itemgetter
+import time
 from typing import Any, Collection, Sequence
 
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from ._infos import stack_infos
+from ._infos import add_columns
 from .backends.base import SearchBackend, search_batch
 from .data import load_qa_dataset
 from .env import ZeroSearchEnv, build_backend
@@ -60,9 +60,7 @@ class ZeroSearchVectorEnv(VectorEnv):
         self._needs_reset = [True] * num_envs  # a Python list: cheaper than an array for per-env bookkeeping
         self._autoreset_options: list[dict | None] = [None] * num_envs  # per-episode options that autoreset keeps
         self._started = False
-        if info_keys is not None and (isinstance(info_keys, str) or not all(isinstance(k, str) for k in info_keys)):
-            raise ValueError(f"expected info_keys to be a collection of info key names, got {info_keys!r}")
-        self.info_keys = None if info_keys is None else frozenset(info_keys)
+        self.info_keys = None if info_keys is None else _check_keys(info_keys)
         self.backend_calls = 0  # how many backend.search batches were sent (one per step at most)
 
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict | None = None):
@@ -75,27 +73,30 @@ class ZeroSearchVectorEnv(VectorEnv):
         if seed is not None:
             self._np_random, self._np_random_seed = np.random.default_rng(seeds[0]), seeds[0]
         obs = np.full(self.num_envs, "", dtype=object)
-        index, infos = np.flatnonzero(mask).tolist(), []
+        index, rows = np.flatnonzero(mask).tolist(), []
         p = options.get("noise_probability")
         for i in index:
             env_options = dict(options, example=examples[i]) if examples is not None else options
-            obs[i], info = self.envs[i].reset(seed=seeds[i], options=env_options)
+            obs[i] = self.envs[i]._start(seeds[i], env_options)  # reset(), its info as a row
+            rows.append(self.envs[i]._reset_row())
             self._autoreset_options[i] = None if p is None else {"noise_probability": p}
-            infos.append(info)
             self._needs_reset[i] = False
         self._started = True
-        return obs, stack_infos(index, infos, self.num_envs, self._add_info, self.info_keys)
+        return obs, self._infos([(index, rows, True)], self.info_keys)
 
     def step(self, actions: Sequence[str]):
         """Step every env; envs that ended last step are reset instead (next-step autoreset)."""
         self._check(actions)
         needs = self._needs_reset
         if not any(needs):
-            return self._step(actions, list(range(self.num_envs)), [])
-        return self._step(actions, [i for i, r in enumerate(needs) if not r], [i for i, r in enumerate(needs) if r])
+            return self._step(actions, list(range(self.num_envs)), [], self.info_keys)
+        return self._step(actions, [i for i, r in enumerate(needs) if not r], [i for i, r in enumerate(needs) if r],
+                          self.info_keys)
 
-    def step_active(self, actions: Sequence[str], active: Sequence[bool]):
-        """Step only the envs with ``active[i]`` (no autoreset); the others return ``""`` and reward 0."""
+    def step_active(self, actions: Sequence[str], active: Sequence[bool], info_keys: Collection[str] | None = None):
+        """Step only the envs with ``active[i]`` (no autoreset); the others return ``""`` and reward 0.
+
+        ``info_keys``: this step's info keys (default: the env's ``info_keys``), e.g. the few a trainer reads."""
         self._check(actions)
         active = np.asarray(active, dtype=bool)
         if active.shape != (self.num_envs,):
@@ -104,42 +105,57 @@ class ZeroSearchVectorEnv(VectorEnv):
         ended = [i for i in stepped if self._needs_reset[i]]
         if ended:
             raise RuntimeError(f"envs {ended} have ended; reset them before stepping them")
-        return self._step(actions, stepped, [])
+        return self._step(actions, stepped, [], self.info_keys if info_keys is None else _check_keys(info_keys))
 
-    def _step(self, actions, stepped: list, resets: list):
+    def _step(self, actions, stepped: list, resets: list, keys: frozenset | None):
+        # The sub-envs' state machine (ToolEnv._begin / _advance) on plain tuples: no PendingTurn, no info dict;
+        # each env's info is a row of values, and the rows become Gymnasium's info columns in one block.
         n, envs, needs = self.num_envs, self.envs, self._needs_reset
-        pending = [envs[i].begin_step(actions[i]) for i in stepped]
-        requests = [p.request for p in pending if p.request is not None]
+        begun = [envs[i]._begin(actions[i]) for i in stepped]
+        requests = [b[1] for b in begun if b[1] is not None]
+        start = time.perf_counter()
         results = iter(search_batch(self.backend, requests))
         self.backend_calls += bool(requests)
-        steps = [envs[i].finish_step(p, next(results) if p.request is not None else None)
-                 for i, p in zip(stepped, pending)]
-        starts = [envs[i].reset(options=self._autoreset_options[i]) for i in resets]
-        if len(steps) == n:  # everyone stepped: whole columns
-            obs, rewards, terminated, truncated, infos = zip(*steps)
-            for i in stepped:
-                needs[i] = terminated[i] or truncated[i]
-            obs, rewards = np.array(obs, dtype=object), np.array(rewards, dtype=np.float32)
-            terminated, truncated = np.array(terminated, dtype=bool), np.array(truncated, dtype=bool)
-            return obs, rewards, terminated, truncated, stack_infos(stepped, infos, n, self._add_info, self.info_keys)
+        ends = [envs[i]._advance(b[0], b[4], next(results) if b[1] is not None else None, start)
+                for i, b in zip(stepped, begun)]
+        rows = [envs[i]._info_row(b, end[4], end[5]) for i, b, end in zip(stepped, begun, ends)]
+        for i, end in zip(stepped, ends):
+            needs[i] = end[2] or end[3]
+        starts = [envs[i]._start(None, self._autoreset_options[i]) for i in resets]
+        reset_rows = [envs[i]._reset_row() for i in resets]
+        for i in resets:
+            needs[i] = False
+        infos = self._infos([(stepped, rows, False), (resets, reset_rows, True)], keys)
+        if len(stepped) == n:  # everyone stepped: whole columns
+            obs, rewards, terminated, truncated = list(zip(*ends))[:4]
+            return (np.array(obs, dtype=object), np.array(rewards, dtype=np.float32), np.array(terminated, dtype=bool),
+                    np.array(truncated, dtype=bool), infos)
         obs = np.full(n, "", dtype=object)
         rewards = np.zeros(n, dtype=np.float32)
         terminated = np.zeros(n, dtype=bool)
         truncated = np.zeros(n, dtype=bool)
-        infos: tuple = ()
-        if steps:
-            obs[stepped], rewards[stepped], terminated[stepped], truncated[stepped], infos = zip(*steps)
-            for i, step in zip(stepped, steps):
-                needs[i] = step[2] or step[3]
+        if ends:
+            obs[stepped], rewards[stepped], terminated[stepped], truncated[stepped] = list(zip(*ends))[:4]
         if starts:
-            obs[resets], reset_infos = zip(*starts)
-            for i in resets:
-                needs[i] = False
-            if steps:  # Gymnasium's order: env by env
-                stepped, infos = zip(*sorted(zip(stepped + resets, infos + reset_infos), key=itemgetter(0)))
+            obs[resets] = starts
+        return obs, rewards, terminated, truncated, infos
+
+    def _infos(self, parts: list, keys: frozenset | None) -> dict:
+        """Gymnasium's dict-of-arrays infos from ``(env indices, their info rows, reset?)`` parts."""
+        out: dict = {}
+        for index, rows, reset in sorted((part for part in parts if part[0]), key=lambda part: part[0][0]):
+            if len(set(map(len, rows))) == 1:  # the common case: one key tuple (envs differ only under set_attr)
+                groups = [(self.envs[index[0]]._info_names(reset), index, rows)]
             else:
-                stepped, infos = resets, reset_infos
-        return obs, rewards, terminated, truncated, stack_infos(stepped, infos, n, self._add_info, self.info_keys)
+                by_names: dict = {}
+                for i, row in zip(index, rows):
+                    group = by_names.setdefault(self.envs[i]._info_names(reset), ([], []))
+                    group[0].append(i)
+                    group[1].append(row)
+                groups = [(names, idx, group_rows) for names, (idx, group_rows) in by_names.items()]
+            for names, idx, group_rows in groups:
+                add_columns(out, names, idx, list(zip(*group_rows)), self.num_envs, self._add_info, keys)
+        return out
 
     def _check(self, actions: Sequence[str]) -> None:
         if len(actions) != self.num_envs:
@@ -176,6 +192,12 @@ class ZeroSearchVectorEnv(VectorEnv):
         close = getattr(getattr(self, "backend", None), "close", None)  # None when __init__ failed
         if callable(close):
             close()
+
+
+def _check_keys(info_keys: Collection[str]) -> frozenset:
+    if isinstance(info_keys, str) or not all(isinstance(k, str) for k in info_keys):
+        raise ValueError(f"expected info_keys to be a collection of info key names, got {info_keys!r}")
+    return frozenset(info_keys)
 
 
 def _seeds(seed: int | Sequence[int | None] | None, n: int) -> list:

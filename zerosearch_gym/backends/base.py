@@ -12,7 +12,7 @@ from typing import Protocol, Sequence, runtime_checkable
 from ..results import BackendError, Documents, SearchResult  # noqa: F401  (the backends' public names)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class SearchRequest:
     """One search call of one episode.
 
@@ -26,6 +26,12 @@ class SearchRequest:
     useful: bool
     top_k: int = 5
     seed: int | None = None
+
+    def __init__(self, query: str, question: str, answers: tuple[str, ...], useful: bool, top_k: int = 5,
+                 seed: int | None = None):
+        # the generated frozen __init__ sets each field through object.__setattr__ (~1 µs a request, one request
+        # per search of every env step); filling __dict__ at once builds the same object
+        self.__dict__.update(query=query, question=question, answers=answers, useful=useful, top_k=top_k, seed=seed)
 
 
 @runtime_checkable

@@ -152,9 +152,9 @@ class CalculatorEnv(ToolEnv):
             return BackendError(f"expected 1 result from the calculator executor, got {results!r:.80}")
         return results[0]
 
-    def _observe(self, result: Any, pending: PendingTurn) -> tuple[str, tuple[str, float]]:
+    def _observe(self, result: Any, start: float) -> tuple[str, tuple[str, float]]:
         obs, error = result_observation(result)
-        return obs, (error, time.perf_counter() - pending.start)
+        return obs, (error, time.perf_counter() - start)
 
     def _score(self, answer: str) -> tuple[float, None]:
         return numeric_match(answer, self._example.golden_answers, self.rel_tol), None
