@@ -78,6 +78,11 @@ class Episode:
         }
 
 
+# The step info keys that play and its records read (turn_record); the vector env builds only these columns.
+PLAY_INFO_KEYS = ("action", "query", "noisy", "invalid_reason", "backend_error", "backend_warning",
+                  "answer_in_documents", "verify", "verify_resamples", "f1", "em", "cover_em")
+
+
 def play(envs, actor, examples: Sequence[QAExample] | None = None, *, seed: int | Sequence[int] | None = None,
          sample_seed: int | None = None, options: dict | None = None, dataset: str = "",
          on_episode: Callable[[Episode], None] | None = None) -> list[Episode]:
@@ -85,7 +90,8 @@ def play(envs, actor, examples: Sequence[QAExample] | None = None, *, seed: int 
 
     ``seed``: the reset seed (env i gets ``seed + i``, or one per env); ``sample_seed``: turn t samples
     with ``sample_seed * 1000 + t`` (None: unseeded). ``options`` go to every env's reset.
-    ``on_episode(episode)`` runs as each episode ends. Returns the episodes in example order.
+    ``on_episode(episode)`` runs as each episode ends. Returns the episodes in example order. Each step asks
+    the envs for :data:`PLAY_INFO_KEYS` only (the lean path), the envs' own ``info_keys`` when they set some.
     """
     envs = envs.unwrapped
     n = envs.num_envs
@@ -103,13 +109,14 @@ def play(envs, actor, examples: Sequence[QAExample] | None = None, *, seed: int 
     if hasattr(actor, "begin"):
         actor.begin(episodes, envs.backend)
     active, turn = np.arange(n) < m, 0
+    keys = PLAY_INFO_KEYS if getattr(envs, "info_keys", None) is None else envs.info_keys
     while active.any():
         idx = np.flatnonzero(active).tolist()
         texts = actor.act([episodes[i] for i in idx], None if sample_seed is None else sample_seed * 1000 + turn)
         actions = [""] * n
         for i, text in zip(idx, texts):
             actions[i] = text
-        obs, rewards, terminated, truncated, infos = envs.step_active(actions, active)
+        obs, rewards, terminated, truncated, infos = envs.step_active(actions, active, info_keys=keys)
         for i in idx:
             e, text = episodes[i], str(obs[i])
             e.transcript += actions[i] + text
