@@ -1,6 +1,7 @@
 """A Gymnasium text space that admits any unicode text up to a maximum length."""
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,16 @@ class UnicodeText(spaces.Text):
 
     def __init__(self, max_length: int, min_length: int = 0, seed: Any = None):
         super().__init__(max_length=max_length, min_length=min_length, charset=_SAMPLE_CHARS, seed=seed)
+        for name, table in _TABLES.items():  # one copy of the charset tables for every space (~18 KiB each)
+            setattr(self, name, table)
+
+    def __deepcopy__(self, memo: dict) -> UnicodeText:
+        # batch_space deep-copies a sub-env's space once per env: the read-only charset tables stay shared
+        new = copy.copy(self)
+        for name, value in self.__dict__.items():
+            if name not in _TABLES:
+                setattr(new, name, copy.deepcopy(value, memo))
+        return new
 
     def contains(self, x: Any) -> bool:
         return isinstance(x, str) and self.min_length <= len(x) <= self.max_length
@@ -38,3 +49,8 @@ class UnicodeText(spaces.Text):
         length = int(self.np_random.integers(self.min_length, min(self.max_length, 64) + 1))
         chars = np.array(list(_SAMPLE_CHARS))
         return "".join(self.np_random.choice(chars, size=length))
+
+
+# Gymnasium's Text keeps its charset as four read-only tables per space (a set, a tuple, an index, a string);
+# every UnicodeText shares one set of them (the names that this Gymnasium version has).
+_TABLES = {name: value for name, value in vars(spaces.Text(1, charset=_SAMPLE_CHARS)).items() if name.startswith("_char")}
