@@ -24,6 +24,9 @@ from .spaces import UnicodeText
 from .turn import PendingTurn
 
 
+_NO_OPTIONS: dict = {}  # reset's options when none are given (never written to)
+
+
 class ToolEnv(gym.Env):
     """The shared state machine of :class:`~zerosearch_gym.ZeroSearchEnv` and
     :class:`~zerosearch_gym.CalculatorEnv`: one question, tool calls with a noisy coin, then the answer.
@@ -58,10 +61,12 @@ class ToolEnv(gym.Env):
     def _start(self, seed: int | None, options: dict | None) -> str:
         """``reset`` without its info (the vector env reads the info as a row): the new episode's prompt."""
         super().reset(seed=seed)
-        options = options or {}
-        unknown = options.keys() - self.reset_options
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; expected {', '.join(self.reset_options)}")
+        if options:
+            unknown = options.keys() - self.reset_options
+            if unknown:
+                raise ValueError(f"unknown reset options {sorted(unknown)}; expected {', '.join(self.reset_options)}")
+        else:
+            options = _NO_OPTIONS
         self._example = pick_example(self.examples, options.get("example"), self.np_random)
         self._p = self._noise_probability(options)
         self._turn, self._calls, self._invalid_turns, self._done = 0, 0, 0, False
@@ -107,7 +112,8 @@ class ToolEnv(gym.Env):
         parsed = self._parse(action)
         turn, request, noisy = self._turn + 1, None, False
         if parsed.kind == self.tool and turn <= self.max_turns:
-            bits = self.np_random.bit_generator.random_raw()  # one 64-bit draw: the noisy coin and the seed
+            # one 64-bit draw: the noisy coin and the seed (_start made the generator: no property call here)
+            bits = self._np_random.bit_generator.random_raw()
             noisy = (bits >> 32) * 2.0**-32 < self._p
             request = self._request(parsed.content, noisy, bits & 0x7FFFFFFF)
         if self.render_mode == "ansi":

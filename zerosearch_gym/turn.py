@@ -64,6 +64,8 @@ def result_documents(result: SearchResult | None, top_k: int) -> tuple[list[str]
         if type(doc) is not str and not isinstance(doc, str):
             return [], f"expected a list of document strings from the backend, got {type(result).__name__}", "", False
     documents = [d for d in result[:top_k] if d and not d.isspace()]
+    if type(result) is list:  # a plain list has no malformed / cached flags
+        return documents, "", "", False
     return documents, "", getattr(result, "malformed", None) or "", bool(getattr(result, "cached", False))
 
 

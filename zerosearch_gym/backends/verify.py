@@ -175,10 +175,15 @@ def with_verification(backend, rounds: int | None = None):
     return VerifiedBackend(inner, rounds)
 
 
+_OFF = ("off", 0, "")
+
+
 def verification_outcome(result) -> tuple[str, int, str]:
     """``(verify, resamples, error)`` of one search result for the env's info: ``verify`` is "off" (not a
     verified backend), "unchecked" (gold answers that cannot be checked), "passed" (first try), "resampled"
     (a resample passed), "repaired" or "failed"; ``error`` is a resample round's backend error ("" when none)."""
+    if type(result) is list:  # a plain list carries no verification (a verified result is a Documents)
+        return _OFF
     if isinstance(result, BackendError):  # a failed search; "failed" when verification gave up on it
         return ("failed" if str(result).startswith("verification:") else ""), 0, ""
     meta = getattr(result, "verification", None)
