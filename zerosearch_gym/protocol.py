@@ -176,8 +176,10 @@ def information_observation(documents: Sequence[str], max_chars: int | None = No
     '\\n\\n<information>Doc 1: Paris is the capital of France.</information>\\n\\n'
     """
     body = format_documents(documents) if documents else NO_INFORMATION
-    head, tail = "\n\n<information>", "</information>\n\n"
-    truncated = False
-    if max_chars is not None:
-        body, truncated = cut(body, max(max_chars - len(head) - len(tail), 0))
-    return head + body + tail, truncated
+    if max_chars is not None and len(body) > max_chars - _TAGS_CHARS:
+        body, truncated = cut(body, max(max_chars - _TAGS_CHARS, 0))
+        return "\n\n<information>" + body + "</information>\n\n", truncated
+    return "\n\n<information>" + body + "</information>\n\n", False
+
+
+_TAGS_CHARS = len("\n\n<information></information>\n\n")
