@@ -1,7 +1,8 @@
 """The batched-step protocol: one env step split in two halves around the search.
 
 :meth:`ZeroSearchEnv.step` is ``finish_step(begin_step(action), result)`` with the search sent in between.
-A batching layer (our vector env, an RLlib env runner, a pool of Ray actors) calls ``begin_step`` on many envs,
+A batching layer (an RLlib env runner, a pool of Ray actors; our vector env does the same on plain tuples, with
+``ToolEnv._begin`` / ``_advance`` and info rows) calls ``begin_step`` on many envs,
 sends every ``pending.request`` that is not ``None`` to the backend as **one** batch, and hands each result
 back to the env that issued it::
 

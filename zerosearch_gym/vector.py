@@ -29,9 +29,13 @@ class ZeroSearchVectorEnv(VectorEnv):
     - ``step_active(actions, active)``: for trainers whose episodes end at different turns: only envs with
       ``active[i]`` are stepped; no autoreset; inactive envs return ``""`` and reward 0.
     - Infos are Gymnasium's dict of arrays, each key with a ``_key`` mask. ``info_keys=("action", "f1", …)``
-      keeps only those keys (cheaper for trainers that read a few); ``None`` (default) keeps all.
-    - Each step uses the sub-envs' batched-step protocol (:mod:`zerosearch_gym.turn`): ``begin_step`` on every
-      stepped env, one ``backend.search`` for all their requests, ``finish_step`` with each env's own result.
+      keeps only those keys (cheaper for trainers that read a few: ``agents.episodes.play`` asks for its own
+      through ``step_active(..., info_keys=...)``); ``None`` (default) keeps all.
+    - Each step runs the sub-envs' state machine on plain tuples (the two halves of ``begin_step`` /
+      ``finish_step``: :meth:`ToolEnv._begin` on every stepped env, one ``backend.search`` for all their
+      requests, :meth:`ToolEnv._advance` with each env's own result); each env's info is a row of values, and
+      the rows become the info columns in one block: no per-env pending turn or info dict. The layout is the one
+      Gymnasium's ``_add_info`` builds env by env (``tests/test_vector_rows.py``).
     - ``set_curriculum_step(step, total_steps)``, ``call``, ``get_attr``, ``set_attr`` reach every sub-env.
     - ``action_format``, ``stop_strings`` and ``tools`` are the sub-envs' (``action_format="tool_call"``: native
       JSON tool calls, :mod:`zerosearch_gym.formats`).
