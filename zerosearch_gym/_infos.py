@@ -14,6 +14,7 @@ import numpy as np
 
 _NUMERIC = (int, float, bool)
 _MASK_NAMES: dict = {}
+_PLANS: dict = {}  # (names, types of the first values) -> _plan's answer
 _STR = {str}
 
 
@@ -57,28 +58,21 @@ def add_columns(out: dict, names: tuple, idx: list, columns: list, n: int, add_i
 
 def _add_group(out: dict, names: tuple, idx: list, columns: list, n: int, add_info: Callable) -> None:
     everyone = len(idx) == n  # increasing indices: all envs, in order
-    fresh: dict = {}  # dtype -> [(name, column)] of the columns this group creates
-    for name, column in zip(names, columns):
-        first = column[0]
-        if name == "final_obs" or isinstance(first, (dict, np.ndarray)):
-            for i, value in zip(idx, column):  # Gymnasium's own rules for special values
-                add_info(out, {name: value}, i)
-        elif name in out:  # another group already made this column: fill our envs in, as _add_info would
-            array = out[name]
-            _assign(array, idx, column, array.dtype == object)
-            out[_mask_name(name)][idx] = True
-        else:
-            kind = type(first)
-            dtype = kind if kind in _NUMERIC or issubclass(kind, np.number) else object
-            fresh.setdefault(dtype, []).append((name, column))
-    if not fresh:
+    special, blocks = _plan(names, tuple(type(column[0]) for column in columns))
+    for j in special:  # Gymnasium's own rules for special values
+        for i, value in zip(idx, columns[j]):
+            add_info(out, {names[j]: value}, i)
+    if out:  # another group already made some columns: fill our envs in, as _add_info would
+        blocks = [(dtype, _fill(out, names, idx, columns, positions)) for dtype, positions in blocks]
+        blocks = [(dtype, positions) for dtype, positions in blocks if positions]
+    if not blocks:
         return
     masks = np.ones((len(names), n), dtype=bool) if everyone else np.zeros((len(names), n), dtype=bool)
     if not everyone:
         masks[:, idx] = True
     masks = iter(masks)  # one block, one independent row per key
-    for dtype, named in fresh.items():
-        cols = [column for _, column in named]
+    for dtype, positions in blocks:
+        cols = [columns[j] for j in positions]
         if everyone and (dtype is not object or all(set(map(type, c)) == _STR for c in cols)):
             block = np.array(cols, dtype=dtype)  # strings stay whole cells
         else:
@@ -88,9 +82,39 @@ def _add_group(out: dict, names: tuple, idx: list, columns: list, n: int, add_in
             else:  # lists, tuples, …: one cell each
                 for row, column in zip(block, cols):
                     _assign(row, idx, column, True)
-        for (name, _), row in zip(named, block):
-            out[name] = row
-            out[_mask_name(name)] = next(masks)
+        for j, row in zip(positions, block):
+            out[names[j]] = row
+            out[_mask_name(names[j])] = next(masks)
+
+
+def _plan(names: tuple, types: tuple) -> tuple[list, list]:
+    """``(special positions, [(dtype, positions)])`` of a group's columns from their first values' types: the
+    same for every step of a vector env, so worked out once."""
+    plan = _PLANS.get((names, types))
+    if plan is None:
+        special, blocks = [], {}
+        for j, (name, kind) in enumerate(zip(names, types)):
+            if name == "final_obs" or issubclass(kind, (dict, np.ndarray)):
+                special.append(j)
+            else:
+                blocks.setdefault(kind if kind in _NUMERIC or issubclass(kind, np.number) else object, []).append(j)
+        if len(_PLANS) > 1024:
+            _PLANS.clear()
+        plan = _PLANS[names, types] = special, list(blocks.items())
+    return plan
+
+
+def _fill(out: dict, names: tuple, idx: list, columns: list, positions: list) -> list:
+    """Fill in the columns that ``out`` already has; the positions of the others."""
+    fresh = []
+    for j in positions:
+        array = out.get(names[j])
+        if array is None:
+            fresh.append(j)
+        else:
+            _assign(array, idx, columns[j], array.dtype == object)
+            out[_mask_name(names[j])][idx] = True
+    return fresh
 
 
 def _mask_name(name: str) -> str:
