@@ -13,6 +13,7 @@ Golds = Union[str, Iterable[str]]
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
+_PUNCT_BYTES = string.punctuation.encode()
 _ARTICLE_WORDS = frozenset(("a", "an", "the"))
 
 
@@ -22,11 +23,22 @@ def normalize_answer(text: str) -> str:
     >>> normalize_answer("  The Eiffel-Tower, Paris! ")
     'eiffeltower paris'
     """
-    text = text.lower().translate(_PUNCT)
+    text = drop_punctuation(text.lower())
     words = text.split()
     if text.isascii() and "".join(words).isalnum():  # plain words: an article is a whole word
         return " ".join([w for w in words if w not in _ARTICLE_WORDS])
     return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def drop_punctuation(text: str) -> str:
+    """``text`` without ASCII punctuation (``string.punctuation``), as SQuAD's normalization drops it.
+
+    >>> drop_punctuation("Eiffel-Tower, Paris! (1889)")
+    'EiffelTower Paris 1889'
+    """
+    if text.isascii():  # bytes.translate deletes ~8x faster than str.translate with a deletion table
+        return text.encode().translate(None, _PUNCT_BYTES).decode()
+    return text.translate(_PUNCT)
 
 
 def _golds(golds: Golds) -> list[str]:
@@ -90,12 +102,14 @@ def answer_scores(prediction: str, golds: Golds) -> dict[str, float]:
     """
     pred = normalize_answer(prediction)
     pred_tokens = pred.split()
-    scores = {"f1": 0.0, "em": 0.0, "cover_em": 0.0}
+    f1 = em = cover_em = 0.0
     for gold in _normalized(golds if isinstance(golds, tuple) else tuple(_golds(golds))):
-        scores["f1"] = max(scores["f1"], _f1_normalized(pred_tokens, gold.split()))
-        scores["em"] = max(scores["em"], float(pred == gold))
-        scores["cover_em"] = max(scores["cover_em"], float(bool(gold) and gold in pred))
-    return scores
+        f1 = max(f1, _f1_normalized(pred_tokens, gold.split()))
+        if pred == gold:
+            em = 1.0
+        if gold and gold in pred:
+            cover_em = 1.0
+    return {"f1": f1, "em": em, "cover_em": cover_em}
 
 
 def answer_in_text(text: str, golds: Golds) -> bool:
@@ -104,7 +118,7 @@ def answer_in_text(text: str, golds: Golds) -> bool:
     >>> answer_in_text("The capital is PARIS, France.", ["paris"]), answer_in_text("Parisian cafés", "Paris")
     (True, False)
     """
-    stripped = text.lower().translate(_PUNCT)  # every word of a gold answer must be in here: a cheap check
+    stripped = drop_punctuation(text.lower())  # every word of a gold answer must be in here: a cheap check
     haystack = None
     for gold, words in _gold_words(golds if isinstance(golds, tuple) else tuple(_golds(golds))):
         for word in words:
