@@ -30,6 +30,7 @@ TRUNCATION_MARKER = " …[truncated {n} characters]"
 
 _OPEN_RE = re.compile(r"<(search|answer)>")
 _CLOSE = {"search": "</search>", "answer": "</answer>"}
+_OPENING = {"search": "<search>", "answer": "<answer>"}
 
 
 def normalize_question(question: str) -> str:
@@ -118,10 +119,14 @@ def _first_action(text: str, opening_re: re.Pattern = _OPEN_RE, closing: dict = 
     it, and ends at the first such closing tag. The regex itself is quadratic on a turn of unclosed tags.
     (Another pair of tags: ``opening_re`` and ``closing``, as :func:`_tags` makes them.)
     """
-    opening = opening_re.search(text)
-    if opening is None:
+    kind, start = None, len(text)
+    for name in closing:  # the leftmost opening tag (str.find: cheaper than the regex for the common case)
+        at = text.find(_OPENING[name] if name in _OPENING else f"<{name}>", 0, start)
+        if at >= 0:
+            kind, start = name, at
+    if kind is None:
         return None
-    kind, start = opening.group(1), opening.end()
+    start += len(kind) + 2
     close = text.find(closing[kind], start)
     if close >= 0:  # the common case: the first tag is closed
         return kind, text[start:close]
