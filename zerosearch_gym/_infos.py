@@ -63,15 +63,15 @@ def _add_group(out: dict, names: tuple, idx: list, columns: list, n: int, add_in
         for i, value in zip(idx, columns[j]):
             add_info(out, {names[j]: value}, i)
     if out:  # another group already made some columns: fill our envs in, as _add_info would
-        blocks = [(dtype, _fill(out, names, idx, columns, positions)) for dtype, positions in blocks]
-        blocks = [(dtype, positions) for dtype, positions in blocks if positions]
+        blocks = [(dtype, fresh, [names[j] for j in fresh], [_mask_name(names[j]) for j in fresh])
+                  for dtype, positions, _, _ in blocks for fresh in [_fill(out, names, idx, columns, positions)] if fresh]
     if not blocks:
         return
     masks = np.ones((len(names), n), dtype=bool) if everyone else np.zeros((len(names), n), dtype=bool)
     if not everyone:
         masks[:, idx] = True
-    masks = iter(masks)  # one block, one independent row per key
-    for dtype, positions in blocks:
+    row = 0  # one block of masks, one independent row per key
+    for dtype, positions, keys, mask_keys in blocks:
         cols = [columns[j] for j in positions]
         if everyone and (dtype is not object or all(set(map(type, c)) == _STR for c in cols)):
             block = np.array(cols, dtype=dtype)  # strings stay whole cells
@@ -80,16 +80,16 @@ def _add_group(out: dict, names: tuple, idx: list, columns: list, n: int, add_in
             if dtype is not object or all(set(map(type, c)) == _STR for c in cols):
                 block[:, idx] = cols
             else:  # lists, tuples, …: one cell each
-                for row, column in zip(block, cols):
-                    _assign(row, idx, column, True)
-        for j, row in zip(positions, block):
-            out[names[j]] = row
-            out[_mask_name(names[j])] = next(masks)
+                for values, column in zip(block, cols):
+                    _assign(values, idx, column, True)
+        out.update(zip(keys, block))
+        out.update(zip(mask_keys, masks[row:row + len(keys)]))
+        row += len(keys)
 
 
 def _plan(names: tuple, types: tuple) -> tuple[list, list]:
-    """``(special positions, [(dtype, positions)])`` of a group's columns from their first values' types: the
-    same for every step of a vector env, so worked out once."""
+    """``(special positions, [(dtype, positions, their keys, their mask keys)])`` of a group's columns from their
+    first values' types: the same for every step of a vector env, so worked out once."""
     plan = _PLANS.get((names, types))
     if plan is None:
         special, blocks = [], {}
@@ -100,7 +100,9 @@ def _plan(names: tuple, types: tuple) -> tuple[list, list]:
                 blocks.setdefault(kind if kind in _NUMERIC or issubclass(kind, np.number) else object, []).append(j)
         if len(_PLANS) > 1024:
             _PLANS.clear()
-        plan = _PLANS[names, types] = special, list(blocks.items())
+        plan = _PLANS[names, types] = special, [(dtype, positions, [names[j] for j in positions],
+                                                 [_mask_name(names[j]) for j in positions])
+                                                for dtype, positions in blocks.items()]
     return plan
 
 

@@ -132,8 +132,8 @@ class ZeroSearchVectorEnv(VectorEnv):
         infos = self._infos([(stepped, rows, False), (resets, reset_rows, True)], keys)
         if len(stepped) == n:  # everyone stepped: whole columns
             obs, rewards, terminated, truncated = list(zip(*ends))[:4]
-            return (np.array(obs, dtype=object), np.array(rewards, dtype=np.float32), np.array(terminated, dtype=bool),
-                    np.array(truncated, dtype=bool), infos)
+            terminated, truncated = np.array((terminated, truncated), dtype=bool)
+            return np.array(obs, dtype=object), np.array(rewards, dtype=np.float32), terminated, truncated, infos
         obs = np.full(n, "", dtype=object)
         rewards = np.zeros(n, dtype=np.float32)
         terminated = np.zeros(n, dtype=bool)
@@ -147,7 +147,10 @@ class ZeroSearchVectorEnv(VectorEnv):
     def _infos(self, parts: list, keys: frozenset | None) -> dict:
         """Gymnasium's dict-of-arrays infos from ``(env indices, their info rows, reset?)`` parts."""
         out: dict = {}
-        for index, rows, reset in sorted((part for part in parts if part[0]), key=lambda part: part[0][0]):
+        parts = [part for part in parts if part[0]]
+        if len(parts) == 2 and parts[1][0][0] < parts[0][0][0]:  # Gymnasium's order: the group of env 0 first
+            parts.reverse()
+        for index, rows, reset in parts:
             if len(set(map(len, rows))) == 1:  # the common case: one key tuple (envs differ only under set_attr)
                 groups = [(self.envs[index[0]]._info_names(reset), index, rows)]
             else:
