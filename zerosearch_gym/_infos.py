@@ -15,6 +15,9 @@ import numpy as np
 _NUMERIC = (int, float, bool)
 _MASK_NAMES: dict = {}
 _PLANS: dict = {}  # (names, types of the first values) -> _plan's answer
+_KEPT: dict = {}  # (names, keys) -> (the names kept, their positions)
+_TRUE: dict = {}  # (keys, envs) -> an all-True block of masks, copied for each step
+_first = itemgetter(0)
 _STR = {str}
 
 
@@ -49,16 +52,21 @@ def add_columns(out: dict, names: tuple, idx: list, columns: list, n: int, add_i
     of values per name: what ``stack_infos`` does for one group of envs, without their dicts. Groups go in order
     of their first env (Gymnasium's order: the first env with a key fixes its dtype)."""
     if keys is not None:
-        keep = [j for j, name in enumerate(names) if name in keys]
-        if len(keep) < len(names):
-            names, columns = tuple(names[j] for j in keep), [columns[j] for j in keep]
+        kept = _KEPT.get((names, keys))
+        if kept is None:
+            if len(_KEPT) > 1024:
+                _KEPT.clear()
+            positions = [j for j, name in enumerate(names) if name in keys]
+            kept = _KEPT[names, keys] = tuple(names[j] for j in positions), positions
+        if len(kept[1]) < len(names):
+            names, columns = kept[0], [columns[j] for j in kept[1]]
     if names and idx:
         _add_group(out, names, idx, columns, n, add_info)
 
 
 def _add_group(out: dict, names: tuple, idx: list, columns: list, n: int, add_info: Callable) -> None:
     everyone = len(idx) == n  # increasing indices: all envs, in order
-    special, blocks = _plan(names, tuple(type(column[0]) for column in columns))
+    special, blocks = _plan(names, tuple(map(type, map(_first, columns))))
     for j in special:  # Gymnasium's own rules for special values
         for i, value in zip(idx, columns[j]):
             add_info(out, {names[j]: value}, i)
@@ -67,8 +75,15 @@ def _add_group(out: dict, names: tuple, idx: list, columns: list, n: int, add_in
                   for dtype, positions, _, _ in blocks for fresh in [_fill(out, names, idx, columns, positions)] if fresh]
     if not blocks:
         return
-    masks = np.ones((len(names), n), dtype=bool) if everyone else np.zeros((len(names), n), dtype=bool)
-    if not everyone:
+    if everyone:
+        masks = _TRUE.get((len(names), n))
+        if masks is None:
+            if len(_TRUE) > 64:
+                _TRUE.clear()
+            masks = _TRUE[len(names), n] = np.ones((len(names), n), dtype=bool)
+        masks = masks.copy()
+    else:
+        masks = np.zeros((len(names), n), dtype=bool)
         masks[:, idx] = True
     row = 0  # one block of masks, one independent row per key
     for dtype, positions, keys, mask_keys in blocks:

@@ -134,15 +134,12 @@ class ZeroSearchVectorEnv(VectorEnv):
             obs, rewards, terminated, truncated = list(zip(*ends))[:4]
             terminated, truncated = np.array((terminated, truncated), dtype=bool)
             return np.array(obs, dtype=object), np.array(rewards, dtype=np.float32), terminated, truncated, infos
-        obs = np.full(n, "", dtype=object)
-        rewards = np.zeros(n, dtype=np.float32)
-        terminated = np.zeros(n, dtype=bool)
-        truncated = np.zeros(n, dtype=bool)
+        obs, rewards, flags = [""] * n, np.zeros(n, dtype=np.float32), np.zeros((2, n), dtype=bool)
+        for i, text in zip(stepped + resets, [end[0] for end in ends] + starts):
+            obs[i] = text
         if ends:
-            obs[stepped], rewards[stepped], terminated[stepped], truncated[stepped] = list(zip(*ends))[:4]
-        if starts:
-            obs[resets] = starts
-        return obs, rewards, terminated, truncated, infos
+            rewards[stepped], flags[0, stepped], flags[1, stepped] = list(zip(*ends))[1:4]
+        return np.array(obs, dtype=object), rewards, flags[0], flags[1], infos
 
     def _infos(self, parts: list, keys: frozenset | None) -> dict:
         """Gymnasium's dict-of-arrays infos from ``(env indices, their info rows, reset?)`` parts."""
