@@ -18,7 +18,6 @@ _PLANS: dict = {}  # (names, types of the first values) -> _plan's answer
 _KEPT: dict = {}  # (names, keys) -> (the names kept, their positions)
 _TRUE: dict = {}  # (keys, envs) -> an all-True block of masks, copied for each step
 _first = itemgetter(0)
-_STR = {str}
 
 
 def stack_infos(index: Sequence[int], infos: Sequence[dict], n: int, add_info: Callable,
@@ -87,19 +86,33 @@ def _add_group(out: dict, names: tuple, idx: list, columns: list, n: int, add_in
         masks[:, idx] = True
     row = 0  # one block of masks, one independent row per key
     for dtype, positions, keys, mask_keys in blocks:
-        cols = [columns[j] for j in positions]
-        if everyone and (dtype is not object or all(set(map(type, c)) == _STR for c in cols)):
-            block = np.array(cols, dtype=dtype)  # strings stay whole cells
-        else:
-            block = np.zeros((len(cols), n), dtype=dtype) if dtype is not object else np.empty((len(cols), n), object)
-            if dtype is not object or all(set(map(type, c)) == _STR for c in cols):
-                block[:, idx] = cols
-            else:  # lists, tuples, …: one cell each
-                for values, column in zip(block, cols):
-                    _assign(values, idx, column, True)
+        block = _block([columns[j] for j in positions], dtype, idx, n)
         out.update(zip(keys, block))
         out.update(zip(mask_keys, masks[row:row + len(keys)]))
         row += len(keys)
+
+
+def _block(cols: list, dtype: type, idx: list, n: int) -> np.ndarray:
+    """The ``(len(cols), n)`` array of one dtype's columns for envs ``idx`` (zeros / ``None`` elsewhere)."""
+    dense = None
+    if dtype is not object:
+        dense = np.array(cols, dtype=dtype)
+    else:  # each value one cell: numpy keeps any object whole, except that it unpacks a column of equal-length
+        try:  # sequences (e.g. lists) into a third axis, which the shape tells
+            dense = np.array(cols, dtype=object)
+        except ValueError:
+            pass
+        if dense is not None and dense.shape != (len(cols), len(idx)):
+            dense = None
+    if dense is not None and len(idx) == n:
+        return dense
+    block = np.zeros((len(cols), n), dtype=dtype) if dtype is not object else np.empty((len(cols), n), object)
+    if dense is not None:
+        block[:, idx] = dense
+    else:  # lists, tuples, …: one cell each
+        for values, column in zip(block, cols):
+            _assign(values, idx, column, True)
+    return block
 
 
 def _plan(names: tuple, types: tuple) -> tuple[list, list]:
