@@ -149,6 +149,7 @@ class ZeroSearchEnv(ToolEnv):
         self.examples = load_qa_dataset(dataset)
         self.top_k, self.max_obs_chars = top_k, max_obs_chars
         self.schedule = as_schedule(noise)
+        self._last_noise: tuple = (None, None, 0.0)  # (schedule, step, p) of the last reset
         self.curriculum_step = curriculum_step
         self.format_reward, self.render_mode = format_reward, render_mode
         self.invalid_message = self.format.invalid_message
@@ -208,7 +209,13 @@ class ZeroSearchEnv(ToolEnv):
         return super()._noise_probability(options)
 
     def _default_noise(self) -> float:
-        return self.schedule(self.curriculum_step, self.np_random)
+        schedule, step = self.schedule, self.curriculum_step
+        if schedule.kind == "random" or type(schedule) is not NoiseSchedule:  # draws with the env's generator
+            return schedule(step, self.np_random)
+        last = self._last_noise  # the same schedule and step as the last reset: the same p
+        if last[0] is not schedule or last[1] != step:
+            last = self._last_noise = schedule, step, schedule(step)
+        return last[2]
 
     def _parse(self, action: str) -> protocol.Action:
         return self.format.parse(action)
@@ -243,7 +250,8 @@ class ZeroSearchEnv(ToolEnv):
         return dict(zip(self._info_names(reset=True), self._reset_row()))
 
     def _finish_info(self, pending: PendingTurn, reward: float, scores: dict | None, call: tuple | None) -> dict:
-        return {**pending.info, **dict(zip(self._info_names()[len(BEGIN_KEYS):], self._finish_row(scores, call)))}
+        begun = (pending.action, pending.request, pending.info["noisy"], pending.info["action_truncated"])
+        return dict(zip(self._info_names(), self._info_row(begun, scores, call)))
 
     # -- infos as rows: the values of _info_names() in order (the vector env stacks rows, never dicts) ---------
     def _reset_row(self) -> tuple:
@@ -254,16 +262,14 @@ class ZeroSearchEnv(ToolEnv):
     def _info_row(self, begun: tuple, scores: dict | None, call: tuple | None) -> tuple:
         """A step's info values from ``_begin``'s tuple and ``_advance``'s ``scores`` and ``call``."""
         parsed, request, noisy, cut_action = begun[:4]
-        return (parsed.kind, parsed.content if request is not None else "", noisy, parsed.reason,
-                cut_action) + self._finish_row(scores, call)
-
-    def _finish_row(self, scores: dict | None, call: tuple | None) -> tuple:
         error, warning, cut_obs, cache_hit, in_docs, verify, resamples, latency = call or _NO_CALL
         f1, em, cover_em = (scores["f1"], scores["em"], scores["cover_em"]) if scores else _NO_SCORES
         ex = self._example
-        row = (error, warning, cut_obs, cache_hit, in_docs, verify, resamples, f1, em, cover_em, latency, ex.id,
+        row = (parsed.kind, parsed.content if request is not None else "", noisy, parsed.reason, cut_action, error,
+               warning, cut_obs, cache_hit, in_docs, verify, resamples, f1, em, cover_em, latency, ex.id,
                ex.data_source, self._p, self._calls, self._turn)
         return row + (list(ex.golden_answers),) if self.debug else row
+
 
 def build_backend(backend: str | SearchBackend | None, cache: bool | str = False, verify: int | None = None
                   ) -> SearchBackend:
