@@ -12,11 +12,12 @@ import json
 
 import numpy as np
 import pytest
-
 from test_infos import adder, assert_same
 from vector_steps import CONFIGS, EXAMPLES, EXPECTED, Simulator, play, turns
+
 from zerosearch_gym import ZeroSearchEnv, ZeroSearchVectorEnv, search_batch
 from zerosearch_gym.env import build_backend
+
 
 class Reference:
     """The per-env path: public ``begin_step`` / ``finish_step`` / ``reset`` and Gymnasium's ``_add_info``."""

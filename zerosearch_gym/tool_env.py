@@ -23,7 +23,6 @@ from .data import QAExample
 from .spaces import UnicodeText
 from .turn import PendingTurn
 
-
 _NO_OPTIONS: dict = {}  # reset's options when none are given (never written to)
 
 
