@@ -130,3 +130,15 @@ def test_single_env_step_equals_begin_and_finish_step(fmt):
         assert got == want and list(got[4]) == list(want[4])
         if got[2] or got[3]:
             assert a.reset() == b.reset()
+
+
+def test_envs_whose_infos_differ_are_stacked_by_key_tuple():
+    envs = ZeroSearchVectorEnv(num_envs=3, backend=build_backend(Simulator()), dataset=EXAMPLES)
+    ref = Reference(3, build_backend(Simulator()))
+    envs.set_attr("debug", [False, True, False])
+    ref.envs[1].debug = True
+    same(envs.reset(seed=2, options={"reset_mask": np.ones(3, bool)}),
+         ref.reset(2, {"reset_mask": np.ones(3, bool)}, None))
+    actions = ["<search>q</search>", "<answer>answer 1</answer>", "x"]
+    same(envs.step(actions), ref.step(actions, np.ones(3, bool), None))
+    assert envs.step(actions)[4]["_golden_answers"].tolist() == [False, True, False]

@@ -148,18 +148,22 @@ class ZeroSearchVectorEnv(VectorEnv):
         if len(parts) == 2 and parts[1][0][0] < parts[0][0][0]:  # Gymnasium's order: the group of env 0 first
             parts.reverse()
         for index, rows, reset in parts:
-            if len(set(map(len, rows))) == 1:  # the common case: one key tuple (envs differ only under set_attr)
-                groups = [(self.envs[index[0]]._info_names(reset), index, rows)]
-            else:
-                by_names: dict = {}
-                for i, row in zip(index, rows):
-                    group = by_names.setdefault(self.envs[i]._info_names(reset), ([], []))
-                    group[0].append(i)
-                    group[1].append(row)
-                groups = [(names, idx, group_rows) for names, (idx, group_rows) in by_names.items()]
-            for names, idx, group_rows in groups:
-                add_columns(out, names, idx, list(zip(*group_rows)), self.num_envs, self._add_info, keys)
+            try:  # the common case: one key tuple for all (rows differ in length only when debug does)
+                groups = [(self.envs[index[0]]._info_names(reset), index, list(zip(*rows, strict=True)))]
+            except ValueError:
+                groups = self._groups(index, rows, reset)
+            for names, idx, columns in groups:
+                add_columns(out, names, idx, columns, self.num_envs, self._add_info, keys)
         return out
+
+    def _groups(self, index: list, rows: list, reset: bool) -> list:
+        """``(names, env indices, columns)`` per key tuple, when the envs' infos differ (``set_attr("debug", …)``)."""
+        by_names: dict = {}
+        for i, row in zip(index, rows):
+            group = by_names.setdefault(self.envs[i]._info_names(reset), ([], []))
+            group[0].append(i)
+            group[1].append(row)
+        return [(names, idx, list(zip(*group_rows))) for names, (idx, group_rows) in by_names.items()]
 
     def _check(self, actions: Sequence[str]) -> None:
         if len(actions) != self.num_envs:
