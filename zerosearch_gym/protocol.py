@@ -79,10 +79,11 @@ def parse_action(text: str) -> Action:
     kind, content = found[0], found[1].strip()
     if kind == "search" and not content:
         return _EMPTY_QUERY
-    return Action(kind, content)
+    return _new_action(Action, (kind, content, ""))  # Action(kind, content) without its Python-level __new__
 
 
 _NO_TAGS = Action("invalid", reason="no <search>…</search> or <answer>…</answer> in the turn")
+_new_action = tuple.__new__
 _EMPTY_QUERY = Action("invalid", reason="empty search query")
 
 
@@ -121,7 +122,7 @@ def _first_action(text: str, opening_re: re.Pattern = _OPEN_RE, closing: dict = 
     """
     kind, start = None, len(text)
     for name in closing:  # the leftmost opening tag (str.find: cheaper than the regex for the common case)
-        at = text.find(_OPENING[name] if name in _OPENING else f"<{name}>", 0, start)
+        at = text.find(_OPENING.get(name) or f"<{name}>", 0, start)
         if at >= 0:
             kind, start = name, at
     if kind is None:
