@@ -156,10 +156,14 @@ class TrainConfig:
             raise ValueError(f"expected --noise-kind in {', '.join(KINDS)}, got {self.noise_kind!r}")
         check_probability(self.noise_start, "--noise-start")
         check_probability(self.noise_end, "--noise-end")
+        return self._check_outside()
+
+    def _check_outside(self) -> TrainConfig:
+        """The parts of the config that name things outside it: backends, device, engine, warm start."""
         from zerosearch_gym.backends.registry import parse_spec
 
         parse_spec(self.backend)  # an unknown kind or option fails here, before any model loads
-        if self.eval_every > 0:
+        if self.eval_every > 0 or self.eval_ends:
             parse_spec(self.eval_backend)
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"expected --device auto, cpu or cuda, got {self.device!r}")
