@@ -146,7 +146,8 @@ def test_an_interrupt_ends_the_progress_bar_line_first(capsys):
 def test_ctrl_c_during_eval_prints_interrupted_on_a_line_of_its_own(tmp_path):
     """SIGINT as the eval bar draws itself (tqdm is cut mid-line, after "eval sample:"): the bar's line ends,
     then the one message line, exit code 130."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1")
+    # unbuffered: tqdm's \r-ended lines would otherwise reach the pipe only when the buffer fills
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
     process = subprocess.Popen([sys.executable, "-m", "agents.cli", "eval", "--policy", "scripted", "--datasets",
                                 "sample", "--output-dir", str(tmp_path)], stderr=subprocess.PIPE,
                                stdout=subprocess.DEVNULL, env=env, cwd=ROOT)

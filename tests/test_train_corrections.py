@@ -45,7 +45,7 @@ def test_vllm_requests_get_one_seed_each_and_ask_for_logprobs():
 def test_lora_weights_reach_vllm_merged_under_base_names():
     from agents.train.vllm_engine import hf_weights
 
-    cfg = dataclasses.replace(TrainConfig(), model="tiny:llama", lora_rank=4, algo="grpo")
+    cfg = dataclasses.replace(TrainConfig(warmstart="none"), model="tiny:llama", lora_rank=4, algo="grpo")
     policy = build.build_policy(cfg, CPU)
     with torch.no_grad():
         for name, p in policy.named_parameters():
@@ -65,7 +65,7 @@ def _batch_and_envs(policy):
 
 
 def test_ppo_critic_has_its_own_learning_rate_and_warmup():
-    cfg = dataclasses.replace(TrainConfig(), algo="ppo", lr=1e-6, critic_lr=1e-5, warmup_ratio=0.5,
+    cfg = dataclasses.replace(TrainConfig(warmstart="none"), algo="ppo", lr=1e-6, critic_lr=1e-5, warmup_ratio=0.5,
                               critic_warmup_ratio=0.0, steps=4, micro_batch_size=2)
     policy = tiny_policy(value_head=True)
     optimizer = build.make_optimizer(cfg, policy, None)
@@ -82,7 +82,7 @@ def test_ppo_critic_has_its_own_learning_rate_and_warmup():
 
 
 def test_ppo_with_a_separate_critic_model_trains_it_with_the_critic_lr():
-    cfg = dataclasses.replace(TrainConfig(), algo="ppo", critic_model="tiny:llama", lora_rank=0,
+    cfg = dataclasses.replace(TrainConfig(warmstart="none"), algo="ppo", critic_model="tiny:llama", lora_rank=0,
                               micro_batch_size=2, critic_lr=1e-3)
     policy = build.build_policy(dataclasses.replace(cfg, model="tiny:llama"), CPU)
     critic = build.build_critic(cfg, CPU, policy.tokenizer)
@@ -114,7 +114,7 @@ def test_truncated_importance_sampling_uses_the_samplers_logprobs():
                              seed=[1, 2, 3, 4], sample_seed=5)
     assert batch.sampler_logprobs is not None
     assert (batch.sampler_logprobs[batch.loss_mask == 0] == 0).all()
-    cfg = dataclasses.replace(TrainConfig(), tis_cap=2.0, micro_batch_size=2, kl_coef=0.0)
+    cfg = dataclasses.replace(TrainConfig(warmstart="none"), tis_cap=2.0, micro_batch_size=2, kl_coef=0.0)
     stats = update(policy, None, batch, torch.optim.AdamW(policy.parameters(), lr=0.0), cfg, CPU)
     assert abs(stats["sampler_log_ratio"]) < 1e-3 and stats["tis_weight"] == pytest.approx(1.0, abs=1e-3)
     batch.sampler_logprobs = batch.sampler_logprobs - 5.0 * batch.loss_mask  # a sampler far less likely
@@ -127,7 +127,7 @@ def test_update_metrics_average_every_micro_batch():
     batch = _batch_and_envs(policy)
     stats = {}
     for micro in (1, 4):
-        cfg = dataclasses.replace(TrainConfig(), micro_batch_size=micro, kl_coef=0.0)
+        cfg = dataclasses.replace(TrainConfig(warmstart="none"), micro_batch_size=micro, kl_coef=0.0)
         stats[micro] = update(policy, None, batch, torch.optim.SGD(policy.parameters(), lr=0.0), cfg, CPU)
     assert stats[1]["pg_loss"] == pytest.approx(stats[4]["pg_loss"], abs=1e-6)
     assert stats[1]["entropy"] == pytest.approx(stats[4]["entropy"], rel=1e-5) and stats[1]["entropy"] > 0
@@ -144,7 +144,7 @@ def test_health_signals_and_collapse_warnings():
 @pytest.mark.parametrize("kind, expected", [("exponential", [0.0, 0.5]), ("fixed", [0.0, 0.0]), ("random", None)])
 def test_noise_kind_reaches_the_training_envs(kind, expected):
     """--noise-kind picks the arm: ZeroSearch's curriculum, a fixed p (--noise-end) or a random p per episode."""
-    cfg = dataclasses.replace(TrainConfig(), steps=4, questions_per_step=2, rollouts_per_question=2,
+    cfg = dataclasses.replace(TrainConfig(warmstart="none"), steps=4, questions_per_step=2, rollouts_per_question=2,
                               noise_kind=kind, noise_end=0.0 if kind == "fixed" else 0.5).validate()
     envs = build.make_envs(cfg, EXAMPLES, backend=BM25Backend.from_documents(DOCS))
     seen = []
