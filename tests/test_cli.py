@@ -150,7 +150,9 @@ def test_ctrl_c_during_eval_prints_interrupted_on_a_line_of_its_own(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
     process = subprocess.Popen([sys.executable, "-m", "agents.cli", "eval", "--policy", "scripted", "--datasets",
                                 "sample", "--output-dir", str(tmp_path)], stderr=subprocess.PIPE,
-                               stdout=subprocess.DEVNULL, env=env, cwd=ROOT)
+                               stdout=subprocess.DEVNULL, env=env, cwd=ROOT,
+                               # a job started in the background inherits SIGINT ignored: give the child the default
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = b""
     while b"eval sample:" not in seen and process.poll() is None:
         seen += process.stderr.read(1)
