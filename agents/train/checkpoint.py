@@ -16,7 +16,6 @@ and ``zerosearch eval --policy RUN_DIR``); :func:`assemble_run` is the part a fr
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import pickle
@@ -31,6 +30,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..warmstart_adapter import file_sha256 as sha256
+
 CHECKPOINT_DIR = "checkpoint"
 OLD_DIR = ".checkpoint-old"
 FILES = ("model.safetensors", "optimizer.safetensors", "state.json")
@@ -44,12 +45,6 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be resumed (missing, corrupt, or from another configuration)."""
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def rng_state() -> dict:
