@@ -37,10 +37,10 @@ def before() -> None:
     """Switch the three changes off."""
     from agents.policy import Policy
     from agents.train import update
-    from zerosearch_gym.llm import generation
+    from zerosearch_gym.llm import hf_path
 
     Policy.merged = lambda self: contextlib.nullcontext()
-    generation.MIN_SHARED_PREFIX = 10**9
+    hf_path.MIN_SHARED_PREFIX = 10**9
     update.one_pass = lambda cfg, sampler_lp: False
 
 

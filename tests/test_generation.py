@@ -6,6 +6,7 @@ from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, Qwen2Con
 import zerosearch_gym.llm as llm
 from zerosearch_gym.llm import DecodeEngine, Generation, generate, stop_cut
 from zerosearch_gym.llm import generation as generation_module
+from zerosearch_gym.llm import hf_path
 from zerosearch_gym.llm.engine import batch_bucket
 from zerosearch_gym.llm.models import smollm2_tokenizer
 
@@ -223,6 +224,33 @@ def test_per_row_seeds_are_checked(qwen, tok, prompts):
         generate(qwen, tok, prompts, max_new_tokens=4, seed=[1, 2, 3, 4], engine="fast")
 
 
+@pytest.mark.parametrize("engine,seed", [("hf", [5, 6, 7, 8]), ("fast", 9)])
+def test_done_ends_each_row_at_the_first_token_its_test_accepts(qwen, tok, prompts, engine, seed):
+    """``done``: row i ends right after the first token whose text passes ``done[i]``; the tokens before are
+    those of the unstopped run, a row without a test (None) is unchanged, and the batch ends early when every
+    row is done (a simulator stops once it wrote the documents a search keeps)."""
+    free = generate(qwen, tok, prompts, max_new_tokens=30, seed=seed, engine=engine)
+    assert all(len(g.token_ids) == 30 for g in free)  # tiny random models never say EOS in 30 tokens
+    cut_at = [len(free[0].text) // 3, 5, None, len(free[3].text) // 2]
+    done = [None if n is None else (lambda text, n=n: len(text) >= n) for n in cut_at]
+    calls = []
+    qwen.register_forward_pre_hook(lambda mod, args, kwargs: calls.append(1), with_kwargs=True)
+    out = generate(qwen, tok, prompts, max_new_tokens=30, seed=seed, engine=engine, done=done)
+    stopped_calls, calls[:] = len(calls), []
+    for g, ref, n in zip(out, free, cut_at):
+        if n is None:
+            assert g.token_ids == ref.token_ids and g.finish_reason == "length"
+            continue
+        assert g.finish_reason == "stop" and g.token_ids == ref.token_ids[: len(g.token_ids)]
+        assert len(g.text) >= n > len(tok.decode(g.token_ids[:-1], skip_special_tokens=True))
+    all_done = [lambda text: len(text) >= 5] * len(prompts)
+    short = generate(qwen, tok, prompts, max_new_tokens=30, seed=seed, engine=engine, done=all_done)
+    assert max(len(g.token_ids) for g in short) < 30
+    assert engine == "fast" or len(calls) < stopped_calls  # fewer forward passes (the engine has no hooks)
+    with pytest.raises(ValueError, match="one done test per prompt, got 1 for 4"):
+        generate(qwen, tok, prompts, max_new_tokens=4, done=[None])
+
+
 @pytest.mark.parametrize("arch", ["llama", "qwen2"])
 def test_a_shared_prompt_prefix_is_computed_once_with_the_same_results(tok, arch, monkeypatch):
     """Prompts that start with the same instruction: its KV cache is computed once and repeated per row
@@ -233,13 +261,13 @@ def test_a_shared_prompt_prefix_is_computed_once_with_the_same_results(tok, arch
                       "search with <search> query </search> or answer.", add_special_tokens=False)["input_ids"]
     prompts = [instruction + tok(q, add_special_tokens=False)["input_ids"]
                for q in ("Question: who wrote Hamlet?", "Question: where is the Eiffel tower, in which city?", "")]
-    assert generation_module.shared_prefix(prompts) == len(instruction) - 1 >= generation_module.MIN_SHARED_PREFIX
+    assert hf_path.shared_prefix(prompts) == len(instruction) - 1 >= hf_path.MIN_SHARED_PREFIX
     calls = []  # the input shape of each forward pass
     model.register_forward_pre_hook(lambda mod, args, kwargs: calls.append(tuple(kwargs["input_ids"].shape)),
                                     with_kwargs=True)
     runs = {}
-    for label, minimum in (("shared", generation_module.MIN_SHARED_PREFIX), ("plain", 10**9)):
-        monkeypatch.setattr(generation_module, "MIN_SHARED_PREFIX", minimum)
+    for label, minimum in (("shared", hf_path.MIN_SHARED_PREFIX), ("plain", 10**9)):
+        monkeypatch.setattr(hf_path, "MIN_SHARED_PREFIX", minimum)
         calls.clear()
         greedy = generate(model, tok, prompts, max_new_tokens=12, temperature=0, return_logprobs=True, engine="hf")
         sampled = generate(model, tok, prompts, max_new_tokens=12, temperature=1.0, seed=[4, 5, 6], engine="hf")

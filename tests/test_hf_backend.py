@@ -83,3 +83,19 @@ def test_a_requests_documents_do_not_depend_on_its_batch_mates(tiny):
 def test_seeding_option_is_checked():
     with pytest.raises(ValueError, match="expected seeding 'request' or 'batch', got 'row'"):
         HFSimulatorBackend(model_obj=object(), tokenizer=None, seeding="row")
+
+
+def test_the_tuned_simulator_stops_once_it_wrote_the_documents_a_search_keeps(monkeypatch):
+    """The templates ask for five documents; a search of two keeps the first two, so generation ends at
+    "Doc 3:": the same documents (per-row seeds) as the full output, fewer tokens generated."""
+    backend = make_backend("hf?max_new_tokens=200")
+    batch = [SearchRequest("Eiffel tower city", "In which city is the Eiffel tower?", ("Paris",), useful=True,
+                           top_k=2, seed=3),
+             SearchRequest("Hamlet author", "Who wrote Hamlet?", ("Shakespeare",), useful=False, top_k=2, seed=4)]
+    early = backend.search(batch)
+    early_tokens = backend.last_stats["generated_tokens"]
+    monkeypatch.setattr(HFSimulatorBackend, "stops_early", False)
+    full = backend.search(batch)
+    assert [list(r) for r in early] == [list(r) for r in full] and all(len(r) == 2 for r in early)
+    assert [r.malformed for r in early] == [r.malformed for r in full]
+    assert early_tokens < backend.last_stats["generated_tokens"]

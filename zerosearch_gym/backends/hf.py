@@ -51,6 +51,7 @@ class HFSimulatorBackend:
     """
 
     simulator = True  # verified by default (zerosearch_gym.backends.verify)
+    stops_early = True  # complete(done=...): a row ends once it holds every document the search keeps
 
     def __init__(self, model: str | None = None, mode: str | None = None,
                  max_new_tokens: int = SIMULATOR_MAX_NEW_TOKENS, temperature: float = SIMULATOR_TEMPERATURE,
@@ -104,9 +105,11 @@ class HFSimulatorBackend:
     def search(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
         return search_tool(self.mode).run(self, [search_call(r) for r in requests], catch=False)
 
-    def complete(self, conversations: Sequence[list[dict]], seeds: Sequence[int | None]) -> list[Completion]:
+    def complete(self, conversations: Sequence[list[dict]], seeds: Sequence[int | None],
+                 done: Sequence | None = None) -> list[Completion]:
         """One generated text per conversation, in order: the layer ``search`` and any
-        :class:`~zerosearch_gym.tools.SimulatedTool` run on (seeding as in the module docstring)."""
+        :class:`~zerosearch_gym.tools.SimulatedTool` run on (seeding as in the module docstring). ``done``:
+        one test per conversation, ``done[i](text)`` true once row i may end (the tool's ``enough``)."""
         if not conversations:
             return []
         start = time.perf_counter()
@@ -114,20 +117,21 @@ class HFSimulatorBackend:
         seeds = list(seeds)
         if self.seeding == "batch" or all(seed is None for seed in seeds):
             known = [seed for seed in seeds if seed is not None]
-            outputs = self._generate(prompts, hash(tuple(known)) % 2**31 if known else None)
+            outputs = self._generate(prompts, hash(tuple(known)) % 2**31 if known else None, done)
         else:  # one batched call, each row sampled from its own seed's generator
-            outputs = self._generate(prompts, seeds)
+            outputs = self._generate(prompts, seeds, done)
         tokens = sum(len(o.token_ids) for o in outputs)
         self.last_stats = {"latency_s": time.perf_counter() - start, "generated_tokens": tokens}
         return [Completion(out.text, f"hf simulator {self.name}") for out in outputs]
 
-    def _generate(self, prompts: list[list[int]], seed: int | list[int | None] | None):
+    def _generate(self, prompts: list[list[int]], seed: int | list[int | None] | None, done=None):
         from ..llm import generate
 
         if not prompts:
             return []
         return generate(self.model, self.tokenizer, prompts, max_new_tokens=self.max_new_tokens,
-                        temperature=self.temperature, top_p=self.top_p, seed=seed)
+                        temperature=self.temperature, top_p=self.top_p, seed=seed,
+                        done=None if done is None else list(done))
 
 
 def weights_fingerprint(model) -> str:

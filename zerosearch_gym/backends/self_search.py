@@ -52,10 +52,10 @@ class SelfSearchBackend(HFSimulatorBackend):
             return [_NOT_ATTACHED] * len(requests)
         return super().search(requests)
 
-    def complete(self, conversations, seeds):
+    def complete(self, conversations, seeds, done=None):
         if self.model is None:
             return [_NOT_ATTACHED] * len(conversations)
-        return super().complete(conversations, seeds)
+        return super().complete(conversations, seeds, done)
 
 
 _NOT_ATTACHED = BackendError("self backend: no policy model attached; call backend.attach(model, tokenizer) or use "

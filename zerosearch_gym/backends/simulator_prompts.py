@@ -90,6 +90,10 @@ def _kind(template: str, kind: str) -> str:
     return template.replace("{kind}", kind).replace("{Kind}", kind.capitalize()).replace("{query}", "{input}")
 
 
+def _enough_search(text: str, call: ToolCall) -> bool:
+    return enough_documents(text, call.context["top_k"])
+
+
 def _parse_search(text: str, call: ToolCall) -> Documents:
     parsed = parse_documents(text, call.context["top_k"])
     if not parsed.documents:
@@ -99,9 +103,12 @@ def _parse_search(text: str, call: ToolCall) -> Documents:
 
 # Search documents as a SimulatedTool, one per mode: the quality switch is ZeroSearch's useful/noisy word.
 SEARCH_TOOLS = {
-    "sft": SimulatedTool("search", _kind(_SFT, "useful"), _kind(_SFT, "noisy"), _parse_search),
-    "prompt": SimulatedTool("search", _kind(_PROMPT_USEFUL, "useful"), _kind(_PROMPT_NOISY, "noisy"), _parse_search),
-    "sft-blind": SimulatedTool("search", _kind(_SFT, "useful"), _kind(_SFT_BLIND_NOISY, "noisy"), _parse_search),
+    "sft": SimulatedTool("search", _kind(_SFT, "useful"), _kind(_SFT, "noisy"), _parse_search,
+                         enough=_enough_search),
+    "prompt": SimulatedTool("search", _kind(_PROMPT_USEFUL, "useful"), _kind(_PROMPT_NOISY, "noisy"), _parse_search,
+                            enough=_enough_search),
+    "sft-blind": SimulatedTool("search", _kind(_SFT, "useful"), _kind(_SFT_BLIND_NOISY, "noisy"), _parse_search,
+                               enough=_enough_search),
 }
 
 
@@ -181,6 +188,18 @@ def parse_documents(text: str, top_k: int = 5) -> ParsedDocuments:
     if empty:
         problems.append(f"{', '.join(empty)} {'was' if len(empty) == 1 else 'were'} empty")
     return ParsedDocuments(docs, "; ".join(problems) or None)
+
+
+def enough_documents(text: str, top_k: int) -> bool:
+    """Whether ``text`` already holds every document :func:`parse_documents` keeps: ``top_k`` non-empty ones,
+    each closed by the next marker (whatever follows is dropped). The templates ask for five documents; a
+    search of three needs the first three, so a simulator may stop at "Doc 4:" with the same result.
+
+    >>> enough_documents("Doc 1: a\nDoc 2: b\nDoc 3: c", 2), enough_documents("Doc 1: a\nDoc 2:\nDoc 3: c", 2)
+    (True, False)
+    """
+    marks = list(_DOC_RE.finditer(text))
+    return sum(1 for a, b in zip(marks, marks[1:]) if text[a.end():b.start()].strip()) >= top_k
 
 
 def simulator_documents(text, top_k: int, source: str, detail: str = "") -> SearchResult:

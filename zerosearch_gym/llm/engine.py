@@ -209,12 +209,12 @@ class DecodeEngine:
     @torch.no_grad()
     def generate(self, prompts: list[list[int]], *, max_new_tokens: int, temperature: float = 1.0,
                  top_p: float = 1.0, eos_ids: Iterable[int] = (), pad_id: int = 0, seed: int | None = None,
-                 stopped: Callable[[list[list[int]]], list[bool]] | None = None
+                 stopped: Callable[[list[list[int]], list[int]], list[bool]] | None = None
                  ) -> tuple[list[list[int]], list[list[float]]]:
         """Sample up to ``max_new_tokens`` ids after each prompt; returns ``(ids, logprobs)``, equal-length rows.
 
-        A row is done after an id in ``eos_ids`` (kept) or when the host callback ``stopped(rows)`` (every
-        ``check_every`` steps, on the ids so far of the live rows) flags it; done rows continue with ``pad_id``
+        A row is done after an id in ``eos_ids`` (kept) or when the host callback ``stopped(rows, index)`` (every
+        ``check_every`` steps, on the ids so far of the live rows, ``index`` their prompt numbers) flags it; done rows continue with ``pad_id``
         and decoding ends once all are done. ``temperature`` 0 is greedy (log-probs then untempered).
         """
         self.sync_weights()
@@ -260,7 +260,7 @@ class DecodeEngine:
         """Host-side check after ``t`` tokens: mark rows done by EOS or ``stopped``; True when all are done."""
         done = s.done[: len(finished)].tolist()
         live = [i for i, f in enumerate(finished) if not f and not done[i]]
-        flags = stopped(s.out_tok[live, :t].tolist()) if stopped is not None and live else []
+        flags = stopped(s.out_tok[live, :t].tolist(), live) if stopped is not None and live else []
         hits = [i for i, flag in zip(live, flags) if flag]
         if hits:
             s.done[torch.tensor(hits, device=self.device)] = True

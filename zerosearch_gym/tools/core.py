@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol, runtime_checkable
 
 from ..results import BackendError, Completion, ToolOutputError
@@ -59,6 +60,8 @@ class SimulatedTool:
         noisy: the template for a plausible but wrong or unhelpful result.
         parse: ``parse(text, call) -> result``; raises :class:`ToolOutputError` for text that is no valid output.
         system: the system message sent with the prompt (ZeroSearch sends an empty one).
+        enough: ``enough(text, call) -> bool``, optional: the text already holds all that ``parse`` keeps
+            (monotone in the text). A backend with ``stops_early = True`` (``hf``) then ends that row there.
 
     >>> echo = SimulatedTool("echo", "Say {input}.", "Say anything but {input}.", lambda text, call: text.strip())
     >>> echo.prompt(ToolCall("hi", useful=False))
@@ -74,6 +77,7 @@ class SimulatedTool:
     noisy: str
     parse: Callable[[str, ToolCall], Any]
     system: str = ""
+    enough: Callable[[str, ToolCall], bool] | None = None
 
     def prompt(self, call: ToolCall) -> str:
         """The user message for ``call``: its template (useful or noisy) filled with its input and context."""
@@ -116,8 +120,11 @@ class SimulatedTool:
                 results[i] = BackendError(f"{self.name} tool: could not build the simulator prompt: "
                                           f"{type(exc).__name__}: {exc}")
         seeds = [calls[i].seed for i in sent]
-        outputs = complete_batch(backend, conversations, seeds) if catch else (
-            backend.complete(conversations, seeds) if conversations else [])
+        extra = {}
+        if self.enough is not None and getattr(backend, "stops_early", False):
+            extra["done"] = [partial(_enough, self.enough, calls[i]) for i in sent]
+        outputs = complete_batch(backend, conversations, seeds, **extra) if catch else (
+            backend.complete(conversations, seeds, **extra) if conversations else [])
         if len(outputs) != len(conversations):
             raise ValueError(f"expected {len(conversations)} outputs from {type(backend).__name__}.complete, "
                              f"got {len(outputs)}")
@@ -132,15 +139,19 @@ class SimulatedTool:
         return lambda calls: self.run(backend, calls)
 
 
+def _enough(test: Callable[[str, ToolCall], bool], call: ToolCall, text: str) -> bool:
+    return test(text, call)
+
+
 def complete_batch(backend: CompletionBackend, conversations: Sequence[list[dict]],
-                   seeds: Sequence[int | None]) -> list[Completion | BackendError]:
+                   seeds: Sequence[int | None], **extra) -> list[Completion | BackendError]:
     """``backend.complete`` that never raises: a crash or a wrong number of outputs is a :class:`BackendError`
-    for every conversation of the batch."""
+    for every conversation of the batch. ``extra``: keyword arguments of that backend's ``complete``."""
     if not conversations:
         return []
     name = type(backend).__name__
     try:
-        outputs = backend.complete(list(conversations), list(seeds))
+        outputs = backend.complete(list(conversations), list(seeds), **extra)
     except Exception as exc:  # noqa: BLE001  an engine failure is every call's error, never a crash of the env
         return [BackendError(f"{name}.complete raised {type(exc).__name__}: {exc}")] * len(conversations)
     if not isinstance(outputs, (list, tuple)) or len(outputs) != len(conversations):
