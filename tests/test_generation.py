@@ -4,9 +4,8 @@ import torch
 from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, Qwen2Config
 
 import zerosearch_gym.llm as llm
-from zerosearch_gym.llm import DecodeEngine, Generation, generate, stop_cut
+from zerosearch_gym.llm import DecodeEngine, Generation, generate, hf_path, stop_cut
 from zerosearch_gym.llm import generation as generation_module
-from zerosearch_gym.llm import hf_path
 from zerosearch_gym.llm.engine import batch_bucket
 from zerosearch_gym.llm.models import smollm2_tokenizer
 

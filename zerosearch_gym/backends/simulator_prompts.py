@@ -195,7 +195,7 @@ def enough_documents(text: str, top_k: int) -> bool:
     each closed by the next marker (whatever follows is dropped). The templates ask for five documents; a
     search of three needs the first three, so a simulator may stop at "Doc 4:" with the same result.
 
-    >>> enough_documents("Doc 1: a\nDoc 2: b\nDoc 3: c", 2), enough_documents("Doc 1: a\nDoc 2:\nDoc 3: c", 2)
+    >>> enough_documents("Doc 1: a\\nDoc 2: b\\nDoc 3: c", 2), enough_documents("Doc 1: a\\nDoc 2:\\nDoc 3: c", 2)
     (True, False)
     """
     marks = list(_DOC_RE.finditer(text))

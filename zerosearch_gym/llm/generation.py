@@ -145,18 +145,3 @@ def _check_args(prompts, sampling: Sampling, engine: str) -> None:
 def _model_device(model) -> torch.device:
     return next(model.parameters()).device
 
-
-def eos_ids(model, tokenizer) -> set[int]:
-    """EOS ids from the model's generation config and the tokenizer."""
-    ids: set[int] = set()
-    for source in (getattr(getattr(model, "generation_config", None), "eos_token_id", None),
-                   getattr(model.config, "eos_token_id", None), getattr(tokenizer, "eos_token_id", None)):
-        if source is not None:
-            ids.update([source] if isinstance(source, int) else source)
-    return ids
-
-
-def pad_id(tokenizer, eos: set[int]) -> int:
-    if getattr(tokenizer, "pad_token_id", None) is not None:
-        return tokenizer.pad_token_id
-    return min(eos) if eos else 0
