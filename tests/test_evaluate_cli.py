@@ -84,13 +84,30 @@ def test_ask_prints_the_whole_transcript(capsys):
 
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
-    """A real one-step tiny training run (warm start + one GRPO step) with a held-out evaluation after the
-    step, exported to run/final; through ``zerosearch train``."""
+    """A real one-step tiny training run (warm start + one GRPO step) with a held-out evaluation before the
+    first step (--eval-ends, the default run's start/end summary) and after the step, exported to run/final;
+    through ``zerosearch train``."""
     run = tmp_path_factory.mktemp("train") / "run"
     assert main(["train", "--preset", "tiny", "--model", "tiny:llama", "--steps", "1", "--warmstart-steps", "1",
                  "--max-new-tokens", "4", "--export", "true", "--plot", "true", "--eval-every", "1",
-                 "--eval-limit", "2", "--eval-dataset", "sample:in-wiki,sample", "--output-dir", str(run)]) == 0
+                 "--eval-ends", "true", "--eval-limit", "2", "--eval-dataset", "sample:in-wiki,sample",
+                 "--output-dir", str(run)]) == 0
     return run
+
+
+def test_train_evaluates_its_start_and_end_and_says_so(trained_run):
+    """--eval-ends: a val_start row before the first step, and the summary's start -> end line built from it
+    and the last step's evaluation."""
+    from agents.train.config import TrainConfig
+    from agents.train.loop import held_out_line
+
+    rows = [json.loads(line) for line in (trained_run / "metrics.jsonl").read_text().splitlines()]
+    [start] = [i for i, r in enumerate(rows) if r.get("val_start")]
+    assert start < min(i for i, r in enumerate(rows) if "step" in r) and "val_f1" in rows[start]
+    cfg = TrainConfig(eval_dataset="sample:in-wiki,sample", eval_limit=2)
+    assert held_out_line(cfg, trained_run / "metrics.jsonl").startswith(
+        "held-out sample:in-wiki,sample (2 questions, bm25, greedy), start -> end: F1 0.0 -> 0.0, EM 0.0 -> 0.0, "
+        "valid actions 0.00 -> 0.00")
 
 
 def test_train_logs_the_held_out_evaluation(trained_run):
