@@ -2,7 +2,7 @@
 before and after the step's speed changes, side by side in one run (the companion of bench_train_speed.py,
 which times the parts against plain baselines).
 
-    HF_HUB_OFFLINE=1 python benchmarks/bench_train_step.py [--steps 1] [--variants before,after]
+    HF_HUB_OFFLINE=1 python benchmarks/bench_train_step.py [--steps 1] [--variants before,prefix,after]
 
 Each variant runs in a fresh process, from the same starting point (``zerosearch train``'s default policy:
 SmolLM2-135M-Instruct + the shipped warm start + fresh LoRA r16), the same seeds and the default config except
@@ -10,8 +10,10 @@ SmolLM2-135M-Instruct + the shipped warm start + fresh LoRA r16), the same seeds
 
 - ``before``: the step as it was: rollouts through the unmerged LoRA adapters, every prompt prefilled in full
   (no shared prefix), GRPO's separate no-grad pass for the old log-probs.
-- ``after``: the default now: rollouts through the merged weights, the instruction prefix every prompt of a
-  generate call shares computed once (policy and simulator), old log-probs from the gradient pass.
+- ``prefix``: rollouts through the merged weights, the instruction prefix every prompt of a generate call
+  shares computed once (policy and simulator), old log-probs from the gradient pass (the first "after").
+- ``after``: the default now: ``prefix`` plus the simulator stopping once it wrote the ``top_k`` documents a
+  search keeps (the templates ask for five; the same documents, fewer tokens).
 
 Split: policy = ``Policy.generate_turns``; simulator = the rest of the rollout phase (the tuned SmolLM2
 simulator with verification, and the env); update = ``update()``. Wall and process CPU time, peak RSS of the
@@ -34,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def before() -> None:
-    """Switch the three changes off."""
+    """Switch the first three changes off."""
     from agents.policy import Policy
     from agents.train import update
     from zerosearch_gym.llm import hf_path
@@ -42,6 +44,13 @@ def before() -> None:
     Policy.merged = lambda self: contextlib.nullcontext()
     hf_path.MIN_SHARED_PREFIX = 10**9
     update.one_pass = lambda cfg, sampler_lp: False
+
+
+def full_documents() -> None:
+    """The simulator writes all five documents (no early stop)."""
+    from zerosearch_gym.backends.hf import HFSimulatorBackend
+
+    HFSimulatorBackend.stops_early = False
 
 
 def run(variant: str, steps: int) -> dict:
@@ -53,6 +62,8 @@ def run(variant: str, steps: int) -> dict:
     torch.set_num_threads(int(os.environ.get("ZS_BENCH_THREADS", "2")))
     if variant == "before":
         before()
+    if variant in ("before", "prefix"):
+        full_documents()
     out = tempfile.mkdtemp(prefix="bench-step-")
     cfg = TrainConfig(questions_per_step=4, rollouts_per_question=4, steps=40, output_dir=out, device="cpu",
                       progress=False, plot=False, save_episodes=False, eval_ends=False)
@@ -88,7 +99,7 @@ def run(variant: str, steps: int) -> dict:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=1)
-    p.add_argument("--variants", default="before,after")
+    p.add_argument("--variants", default="before,prefix,after")
     p.add_argument("--one", help=argparse.SUPPRESS)  # a variant in this process (the subprocess entry)
     args = p.parse_args()
     if args.one:
@@ -111,9 +122,10 @@ def main() -> int:
         m = mean[variant]
         print(f"{variant:8s} {m['policy_s']:7.1f} {m['simulator_s']:7.1f} {m['update_s']:7.1f} {m['total_s']:7.1f}"
               f"   {m['cpu_s']:7.1f}   {r['peak_mib']:6.0f} MiB")
-    if {"before", "after"} <= set(mean):
-        b, a = mean["before"], mean["after"]
-        print("after / before: " + ", ".join(f"{k[:-2]} {a[k] / b[k]:.2f}x" for k in b))
+    for new, old in (("prefix", "before"), ("after", "prefix"), ("after", "before")):
+        if {new, old} <= set(mean):
+            b, a = mean[old], mean[new]
+            print(f"{new} / {old}: " + ", ".join(f"{k[:-2]} {a[k] / b[k]:.2f}x" for k in b))
     return 0
 
 
