@@ -21,9 +21,10 @@ VAL_KEYS = ("em", "cover_em", "f1", "searches", "valid_action_rate")
 
 def make_validator(every: int, datasets: list[str], backend: str = "bm25", limit: int | None = 64,
                    decoding: Decoding | None = None, total_steps: int | None = None, seed: int = 0,
-                   output_dir: str | Path | None = None) -> Callable[[int, object], dict]:
+                   output_dir: str | Path | None = None, progress: bool = False) -> Callable[[int, object], dict]:
     """``validator(step, policy) -> {"val_f1": …, …}`` after every ``every``-th step (0 = none between),
-    after the last and for ``step`` -1 (the starting policy), else {}.
+    after the last and for ``step`` -1 (the starting policy), else {}. ``progress``: a progress bar per set
+    for the start and the end (minutes on a CPU; between steps the training bar stays alone).
 
     The sets load and the backend is built now, so a bad ``--eval-dataset`` or ``--eval-backend`` fails
     before any model loads."""
@@ -45,7 +46,8 @@ def make_validator(every: int, datasets: list[str], backend: str = "bm25", limit
             out = Path(output_dir) / "val" / f"step{done}" if output_dir is not None else None
             if out is not None:  # a resumed run re-evaluates its step: never reuse the files of a killed one
                 shutil.rmtree(out, ignore_errors=True)
-            result = evaluate_policy(policy, sets, search, decoding, seed=seed, progress=False, output_dir=out,
+            ends = progress and done in (0, total_steps)
+            result = evaluate_policy(policy, sets, search, decoding, seed=seed, progress=ends, output_dir=out,
                                      identity={"step": done})
         finally:
             policy.train(was_training)
@@ -64,4 +66,4 @@ def validator_from_config(cfg) -> Callable[[int, object], dict] | None:
                         batch_size=max(cfg.questions_per_step * cfg.rollouts_per_question, 1))
     datasets = [d for d in cfg.eval_dataset.split(",") if d]
     return make_validator(cfg.eval_every, datasets, cfg.eval_backend, cfg.eval_limit or None, decoding,
-                          total_steps=cfg.steps, seed=cfg.seed, output_dir=cfg.output_dir)
+                          total_steps=cfg.steps, seed=cfg.seed, output_dir=cfg.output_dir, progress=cfg.progress)
