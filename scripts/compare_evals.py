@@ -38,8 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", default=None, help="only this dataset of the eval folders")
     p.add_argument("--resamples", type=int, default=10_000)
     args = p.parse_args(argv)
+    if any("=" not in r for r in args.runs):
+        p.error(f"expected NAME=EVAL_OUTPUT_DIR, got {next(r for r in args.runs if '=' not in r)!r}")
     runs = dict(r.split("=", 1) for r in args.runs)
-    scores = {name: read_scores(folder, args.set) for name, folder in runs.items()}
+    if args.baseline is not None and args.baseline not in runs:
+        p.error(f"--baseline {args.baseline!r}: expected one of {', '.join(runs)}")
+    try:
+        scores = {name: read_scores(folder, args.set) for name, folder in runs.items()}
+    except (OSError, ValueError, KeyError) as exc:
+        p.error(f"{type(exc).__name__}: {exc}")
     ids = sorted(set.intersection(*(set(s) for s in scores.values())))
     if not ids:
         raise SystemExit("no question is in every eval folder; evaluate all policies on the same set")

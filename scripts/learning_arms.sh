@@ -12,6 +12,7 @@
 #
 #   HF_HUB_OFFLINE=1 nohup scripts/learning_arms.sh > runs/arms/log.txt 2>&1 &
 #   python scripts/compare_evals.py A=runs/arms/eval-A-dev B=runs/arms/eval-B-dev C=runs/arms/eval-C-dev ...
+#   python scripts/arm_curves.py B=runs/arms/B C=runs/arms/C D0=runs/arms/D0      (the curves, per 5 steps)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/arms}
