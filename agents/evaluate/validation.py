@@ -12,27 +12,26 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from .datasets import load_eval_sets
+from .datasets import EvalSet, load_eval_sets
 from .harness import evaluate_policy
 from .policies import Decoding
 
 VAL_KEYS = ("em", "cover_em", "f1", "searches", "valid_action_rate")
 
 
-def make_validator(every: int, datasets: list[str], backend: str = "bm25", limit: int | None = 64,
+def make_validator(every: int, sets: list[EvalSet], backend: str = "bm25",
                    decoding: Decoding | None = None, total_steps: int | None = None, seed: int = 0,
                    output_dir: str | Path | None = None, progress: bool = False) -> Callable[[int, object], dict]:
     """``validator(step, policy) -> {"val_f1": …, …}`` after every ``every``-th step (0 = none between),
     after the last and for ``step`` -1 (the starting policy), else {}. ``progress``: a progress bar per set
     for the start and the end (minutes on a CPU; between steps the training bar stays alone).
 
-    The sets load and the backend is built now, so a bad ``--eval-dataset`` or ``--eval-backend`` fails
-    before any model loads."""
+    ``sets``: from :func:`~agents.evaluate.datasets.load_eval_sets`. The backend is built now, so a bad
+    ``--eval-backend`` fails before any model loads."""
     from zerosearch_gym import make_backend
 
     if not isinstance(every, int) or every < 0:
         raise ValueError(f"expected --eval-every >= 0, got {every!r}")
-    sets = load_eval_sets(datasets, limit)
     search = make_backend(backend)
     decoding = (decoding or Decoding()).validate()
 
@@ -65,5 +64,6 @@ def validator_from_config(cfg) -> Callable[[int, object], dict] | None:
                         max_seq_len=cfg.max_seq_len, max_turns=cfg.max_turns, top_k=cfg.top_k,
                         batch_size=max(cfg.questions_per_step * cfg.rollouts_per_question, 1))
     datasets = [d for d in cfg.eval_dataset.split(",") if d]
-    return make_validator(cfg.eval_every, datasets, cfg.eval_backend, cfg.eval_limit or None, decoding,
+    sets = load_eval_sets(datasets, cfg.eval_limit or None)  # a bad --eval-dataset fails before any model loads
+    return make_validator(cfg.eval_every, sets, cfg.eval_backend, decoding,
                           total_steps=cfg.steps, seed=cfg.seed, output_dir=cfg.output_dir, progress=cfg.progress)
