@@ -213,9 +213,9 @@ class DecodeEngine:
                  ) -> tuple[list[list[int]], list[list[float]]]:
         """Sample up to ``max_new_tokens`` ids after each prompt; returns ``(ids, logprobs)``, equal-length rows.
 
-        A row is done after an id in ``eos_ids`` (kept) or when the host callback ``stopped(rows, index)`` (every
-        ``check_every`` steps, on the ids so far of the live rows, ``index`` their prompt numbers) flags it; done rows continue with ``pad_id``
-        and decoding ends once all are done. ``temperature`` 0 is greedy (log-probs then untempered).
+        A row is done after an id in ``eos_ids`` (kept) or when the host callback ``stopped(rows, index)``
+        (every ``check_every`` steps, on the ids so far of the live rows, ``index`` their prompt numbers) flags
+        it; done rows continue with ``pad_id`` and decoding ends once all are done. ``temperature`` 0 is greedy (log-probs then untempered).
         """
         self.sync_weights()
         self._set_specials(set(eos_ids), pad_id)
