@@ -184,7 +184,7 @@ class Policy(torch.nn.Module):
 
     def _score(self, input_ids, attention_mask, loss_mask, temperature, chunk, entropy, values):
         base = self.model.get_decoder() if hasattr(self.model, "get_decoder") else self.model.base_model
-        hidden = base(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        hidden = base(input_ids=input_ids, attention_mask=attention_mask, use_cache=False).last_hidden_state
         rows, cols = (loss_mask[:, 1:] > 0).nonzero(as_tuple=True)
         states = hidden[rows, cols]  # state before emitting token cols + 1
         targets = input_ids[rows, cols + 1]
