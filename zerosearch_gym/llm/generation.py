@@ -56,10 +56,10 @@ def generate(model, tokenizer, prompts: list[list[int]], *, engine: str = "auto"
     ``temperature`` 0 is greedy (log-probs are then those of the untempered distribution). A sequence ends
     right after the token that completes any of ``stop_strings`` (in the decoded text of its new tokens),
     at an EOS id (kept in ``token_ids``), at the first token after which ``done[i](text)`` holds (one test or
-None per prompt, monotone: a simulator ends once it wrote every document that will be kept), or at
-``max_new_tokens``. ``seed`` makes sampling reproducible
-    without touching the global RNG; a list of seeds (one per prompt) samples each row from its own generator,
-    so a row's text does not depend on its batch mates (transformers path). ``engine``: "auto", "fast" or
+    None per prompt, monotone: a simulator ends once it wrote every document that will be kept), or at
+    ``max_new_tokens``. ``seed`` makes sampling reproducible without touching the global RNG; a list of seeds
+    (one per prompt) samples each row from its own generator, so a row's text does not depend on its batch
+    mates (transformers path). ``engine``: "auto", "fast" or
     "hf" (see the module docstring).
     """
     sampling = Sampling(**{**settings, "stop_strings": tuple(settings.get("stop_strings", ()))})
