@@ -58,6 +58,13 @@ def test_arm_curves_averages_windows_of_steps(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "| run | metric | steps 0–4 | steps 5–6 |"
     assert out[2] == "| B | reward | 0.200 | 0.550 (2) |" and out[3] == "| B | f1 | 1.000 | 1.000 (2) |"
+    episodes = [{"step": s, "noisy_searches": int(s == 1 or i == 0), "f1": float(i)}
+                for s in range(7) for i in range(2)]
+    (run / "episodes.jsonl").write_text("".join(json.dumps(e) + "\n" for e in episodes))
+    assert arm_curves.main([f"B={run}", "--metrics", "f1_useful,f1_noisy"]) == 0
+    out = capsys.readouterr().out.splitlines()  # step 1: both episodes noisy; the others: one of each
+    assert out[2] == "| B | f1_useful | 1.000 | 1.000 (2) |"
+    assert out[3] == "| B | f1_noisy | 0.167 | 0.000 (2) |"
     with pytest.raises(SystemExit):
         arm_curves.main([f"B={tmp_path / 'nope'}"])
     assert "written by zerosearch train" in capsys.readouterr().err
