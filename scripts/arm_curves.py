@@ -34,8 +34,8 @@ def episode_rows(folder: str | Path) -> list[dict]:
         return []
     rows = []
     for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            e = json.loads(line)
+        e = json.loads(line) if line.strip() else {}
+        if "step" in e:  # training episodes only
             rows.append({"step": e["step"], "f1_noisy" if e.get("noisy_searches") else "f1_useful": e["f1"]})
     return rows
 
