@@ -106,7 +106,7 @@ def print_summary(episodes: list[Episode], backend: str, real: bool, seconds: fl
           f"{sum(r > 0 for r in rewards)} with a non-zero reward")
     print(f"mean reward  {np.mean(rewards):.3f}   (per episode: {' '.join(f'{r:.2f}' for r in rewards)})")
     print(f"searches     {len(marks)}: {marks.count('useful')} useful, {marks.count('noisy')} noisy"
-          + ("   (a real engine ignores the request: its results are the same)" if real else ""))
+          + ("   (a real engine writes no noisy documents: --noise applies to simulators)" if real else ""))
     last = {m: [ep.reward for ep in episodes if _last_mark(ep) == m] for m in ("useful", "noisy")}
     if not real and last["useful"] and last["noisy"]:
         print(f"reward after the last search: useful {np.mean(last['useful']):.2f}, "

@@ -63,3 +63,29 @@ def test_noisy_flag_reaches_the_backend(backend, examples):
     env.reset(seed=1)
     obs, *_ , info = env.step("<search>q</search>")
     assert info["noisy"] and backend.calls[-1][0].useful is False and "noisy doc" in obs
+
+
+def test_a_real_engine_gets_no_noise_and_the_same_random_stream(tmp_path, backend, examples):
+    """BM25 ignores a request's useful flag, so the env marks no search noisy and reports p = 0, also cached, in a
+    vector env and with a noise_probability option; the episodes' questions stay those of a simulator's env."""
+    from zerosearch_gym import ZeroSearchVectorEnv
+    from zerosearch_gym.backends.cache import CachedBackend
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "title": "Paris", "text": "Paris is the capital of France."}\n')
+    random = NoiseSchedule(kind="random", p_start=0.4, p_end=0.6)
+    real = ZeroSearchEnv(backend=f"bm25:{corpus}", dataset=examples, max_turns=1, noise=random)
+    sim = ZeroSearchEnv(backend=backend, dataset=examples, max_turns=1, noise=random)
+    assert real.real_engine and not sim.real_engine
+    assert _noisy_fraction(real, 50) == 0.0 and _noisy_fraction(sim, 200) > 0.3
+    assert [real.reset(seed=s)[1]["question_id"] for s in range(20)] == [
+        sim.reset(seed=s)[1]["question_id"] for s in range(20)]
+    real.reset(seed=0, options={"noise_probability": 0.9})
+    obs, *_, info = real.step("<search>capital of France</search>")
+    assert info["noise_probability"] == 0.0 and not info["noisy"] and "Paris is the capital" in obs
+    cached = ZeroSearchEnv(backend=CachedBackend(f"bm25:{corpus}"), dataset=examples, max_turns=1, noise=1.0)
+    assert cached.real_engine and _noisy_fraction(cached, 20) == 0.0
+    envs = ZeroSearchVectorEnv(num_envs=2, backend=f"bm25:{corpus}", dataset=examples, noise=1.0)
+    envs.reset(seed=0)
+    infos = envs.step(["<search>Paris</search>"] * 2)[4]
+    assert infos["noisy"].tolist() == [False, False] and infos["noise_probability"].tolist() == [0.0, 0.0]

@@ -9,7 +9,7 @@ import pytest
 ray = pytest.importorskip("ray")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
-from zerosearch_gym import SearchRequest, make_backend  # noqa: E402
+from zerosearch_gym import SearchRequest, ZeroSearchEnv, make_backend  # noqa: E402
 from zerosearch_gym.backends.base import BackendError  # noqa: E402
 from zerosearch_gym.backends.ray_pool import RayPoolBackend, init_ray  # noqa: E402
 
@@ -55,6 +55,7 @@ def test_bm25_spec_splits_across_two_replicas_and_keeps_order(local_ray):
     try:
         assert pool.search(batch) == direct.search(batch)
         assert pool.stats["chunks"] == 2 and pool.stats["replica_failures"] == 0
+        assert pool.simulator is False and ZeroSearchEnv(backend=pool).real_engine  # a pool of BM25 is a real engine
     finally:
         pool.close()
 
@@ -66,6 +67,7 @@ def test_back_pressure_one_chunk_per_replica_at_a_time(local_ray):
         assert [docs[0].split(" from ")[0] for docs in out] == [f"q{i}" for i in range(10)]
         assert len({docs[0].split(" from ")[1] for docs in out}) == 2  # both replicas served
         assert pool.stats["chunks"] == 4
+        assert pool.simulator is None and not ZeroSearchEnv(backend=pool).real_engine  # an object that does not say
     finally:
         pool.close()
 

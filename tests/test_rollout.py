@@ -100,9 +100,9 @@ def test_env_count_must_match_questions_times_group(policy):
         collect_rollouts(make_envs(3), policy, EXAMPLES, 2, RolloutConfig())
 
 
-def test_curriculum_reaches_the_envs(policy):
+def test_curriculum_reaches_the_envs(policy, backend):  # backend: no real engine, so the env draws noise
     envs = gymnasium.make_vec("ZeroSearch-v0", num_envs=2, vectorization_mode="vector_entry_point",
-                              backend=BM25Backend.from_documents(DOCS), dataset=EXAMPLES, max_turns=1,
+                              backend=backend, dataset=EXAMPLES, max_turns=1,
                               noise=zerosearch_gym.NoiseSchedule(p_start=0.0, p_end=0.5, total_steps=10))
     actor = script(["<answer> x </answer>"], policy.tokenizer)
     envs.unwrapped.call("set_curriculum_step", 0)

@@ -136,8 +136,8 @@ def _tiny_cfg(out, **kw):
     return parse_config(argv)
 
 
-def test_resume_continues_a_killed_run_at_the_same_step_and_curriculum(tmp_path):
-    backend = BM25Backend.from_documents(DOCS)
+def test_resume_continues_a_killed_run_at_the_same_step_and_curriculum(tmp_path, backend):
+    # backend: a simulator stand-in (over a real engine such as BM25 the env draws no noise: p would be 0)
     full = train(_tiny_cfg(tmp_path / "a", plot=True), backend=backend, log=lambda m: None)
 
     def kill_after_step_2(message):

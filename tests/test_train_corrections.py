@@ -142,11 +142,12 @@ def test_health_signals_and_collapse_warnings():
 
 
 @pytest.mark.parametrize("kind, expected", [("exponential", [0.0, 0.5]), ("fixed", [0.0, 0.0]), ("random", None)])
-def test_noise_kind_reaches_the_training_envs(kind, expected):
-    """--noise-kind picks the arm: ZeroSearch's curriculum, a fixed p (--noise-end) or a random p per episode."""
+def test_noise_kind_reaches_the_training_envs(kind, expected, backend):
+    """--noise-kind picks the arm: ZeroSearch's curriculum, a fixed p (--noise-end) or a random p per episode
+    (``backend``: a simulator stand-in; over a real engine such as BM25 the env draws no noise)."""
     cfg = dataclasses.replace(TrainConfig(warmstart="none"), steps=4, questions_per_step=2, rollouts_per_question=2,
                               noise_kind=kind, noise_end=0.0 if kind == "fixed" else 0.5).validate()
-    envs = build.make_envs(cfg, EXAMPLES, backend=BM25Backend.from_documents(DOCS))
+    envs = build.make_envs(cfg, EXAMPLES, backend=backend)
     seen = []
     for step in (0, 4):
         envs.unwrapped.call("set_curriculum_step", step)

@@ -22,8 +22,7 @@ _NO_CALL = ("", "", False, False, False, "", 0, 0.0)  # the search info of a tur
 
 
 def _step_info(row: tuple) -> dict:
-    """A step's info row (``ZeroSearchEnv._info_row``, ``golden_answers`` last under debug) as its dict; the order of
-    the names is the row's. A dict display: a third cheaper than ``dict(zip(names, row))`` for 21 keys."""
+    """A step's info row (``_info_row``, in its order) as a dict: a third cheaper than ``dict(zip(names, row))``."""
     (action, query, noisy, invalid_reason, action_truncated, backend_error, backend_warning, observation_truncated,
      cache_hit, answer_in_documents, verify, verify_resamples, f1, em, cover_em, backend_latency_s, question_id,
      data_source, noise_probability, searches, turn) = row[:21]
@@ -39,8 +38,7 @@ def _step_info(row: tuple) -> dict:
     return info
 
 
-# The info keys, in order: a step's (what begin_step knows first), a reset's; with debug=True both end in
-# "golden_answers". The vector env reads infos as rows of these (ZeroSearchEnv._info_row, _reset_row).
+# The info keys in order (a step's, begin_step's first; a reset's; debug adds "golden_answers"): the vector env's rows
 STEP_KEYS = tuple(_step_info(range(21)))
 BEGIN_KEYS = STEP_KEYS[:5]
 RESET_KEYS = ("question_id", "data_source", "noise_probability")
@@ -80,7 +78,8 @@ class ZeroSearchEnv(ToolEnv):
 
     **Episode end**: terminated on an answer; truncated when turn ``max_turns + 1`` is not an answer (the policy
     gets ``max_turns`` turns to search, then must answer). Searches are answered by the backend; with probability
-    ``p`` (the curriculum's noise probability) a search call asks a simulator for noisy documents.
+    ``p`` (the curriculum's noise probability) a search call asks a simulator for noisy documents. A real engine
+    (``env.real_engine``: a backend with ``simulator = False``, as bm25 and http-retriever) writes none: ``p`` is 0.
 
     **Info**: ``question_id``, ``data_source``, ``noise_probability`` (reset and step); per step ``action``
     ("search" / "answer" / "invalid"), ``query``, ``noisy``, ``searches``, ``turn``, ``f1``, ``em``, ``cover_em``,
@@ -162,6 +161,7 @@ class ZeroSearchEnv(ToolEnv):
         if render_mode not in (None, "ansi"):
             raise ValueError(f"expected render_mode None or 'ansi', got {render_mode!r}")
         self.backend = build_backend(backend, cache, verify)
+        self.real_engine = getattr(self.backend, "simulator", None) is False  # no noisy documents: p is 0
         self.examples = load_qa_dataset(dataset)
         self.top_k, self.max_obs_chars = top_k, max_obs_chars
         self.schedule = as_schedule(noise)
@@ -222,7 +222,8 @@ class ZeroSearchEnv(ToolEnv):
     def _noise_probability(self, options: dict) -> float:
         if "curriculum_step" in options or "total_steps" in options:
             self.set_curriculum_step(options.get("curriculum_step", self.curriculum_step), options.get("total_steps"))
-        return super()._noise_probability(options)
+        p = super()._noise_probability(options)  # drawn also for a real engine: the same random stream
+        return 0.0 if self.real_engine else p
 
     def _default_noise(self) -> float:
         schedule, step = self.schedule, self.curriculum_step
@@ -288,8 +289,7 @@ class ZeroSearchEnv(ToolEnv):
 
 def build_backend(backend: str | SearchBackend | None, cache: bool | str = False, verify: int | None = None
                   ) -> SearchBackend:
-    """The env's backend: a spec or object (default ``"bm25"``), verified when it is a simulator (or ``verify``
-    says so), behind a result cache when asked."""
+    """The env's backend (default ``"bm25"``), verified when a simulator (or ``verify`` says so), cached if asked."""
     backend = with_verification(make_backend("bm25" if backend is None else backend), verify)
     if cache:
         from .backends.cache import CachedBackend

@@ -48,6 +48,7 @@ class HTTPRetrieverBackend(AsyncHTTPBackend):
 
     kind = "http-retriever"
     cache_fields = ("query", "top_k")  # a real engine ignores the episode's question and answers
+    simulator = False  # a real engine: no noisy documents (the env draws no noise for it)
 
     def __init__(self, urls: str | Sequence[str], timeout: float = 30.0, max_retries: int = 3,
                  backoff: float = 0.5, max_retry_after: float = 10.0, deadline: float | None = None,

@@ -76,6 +76,15 @@ def is_simulator(backend: Any) -> bool:
     return bool(getattr(backend, "simulator", False))
 
 
+def _simulator_flag(inner: Any) -> bool | None:
+    """``simulator`` of a pool of ``inner``: True, False (a real engine) or None (an object that does not say)."""
+    if not isinstance(inner, str):
+        return getattr(inner, "simulator", None)
+    from .registry import is_real_engine
+
+    return False if is_real_engine(inner) else (is_simulator(inner) or None)
+
+
 class RayPoolBackend:
     """``replicas`` copies of ``inner`` (a spec string or a picklable backend object) as Ray actors.
 
@@ -99,7 +108,8 @@ class RayPoolBackend:
             raise RuntimeError(f"the ray pool could not start its replicas of {inner!r}: {exc}") from exc
         self.stats = {"batches": 0, "chunks": 0, "replica_failures": 0, "retried_requests": 0, "failed_requests": 0}
         self.name = f"ray:{inner if isinstance(inner, str) else type(inner).__name__}x{replicas}"
-        self.simulator = is_simulator(inner)  # verified by default when the replicas are simulators
+        # verified by default when the replicas are simulators; False for real engines (the env draws no noise)
+        self.simulator = _simulator_flag(inner)
 
     def search(self, requests: Sequence[SearchRequest]) -> list[SearchResult]:
         import ray

@@ -126,6 +126,7 @@ class BM25Backend:
 
     kind = "bm25"
     cache_fields = ("query", "top_k")  # a real engine ignores the episode's question and answers
+    simulator = False  # a real engine: no noisy documents (the env draws no noise for it)
 
     def __init__(self, corpus_path: str | Path | None = None):
         if corpus_path is None or str(corpus_path).strip() == "":
