@@ -59,11 +59,14 @@ def test_tool_calls_return_tool_messages_and_a_system_message_with_the_schema(ba
 
 
 def test_rows_carry_the_curriculum_and_bad_rows_are_clear_errors(backend):
+    from conftest import RecordingBackend  # a simulator stand-in: over BM25, a real engine, p is always 0
+
     extras = {"reward_spec": {"ground_truth": ["Paris"]},
               "extra_info": {"question": "Capital of France", "noise_probability": 1.0, "seed": 3}}
-    env = skyrl_gym.make("zerosearch", env_config={"backend": backend}, extras=extras)
-    _, info = env.init([{"role": "user", "content": "ignored"}])
-    assert info == {"noise_probability": 1.0} and env.step("<search>x</search>")["metadata"]["noisy"]
+    for engine, p in ((RecordingBackend(), 1.0), (backend, 0.0)):
+        env = skyrl_gym.make("zerosearch", env_config={"backend": engine}, extras=extras)
+        _, info = env.init([{"role": "user", "content": "ignored"}])
+        assert info == {"noise_probability": p} and env.step("<search>x</search>")["metadata"]["noisy"] == (p == 1.0)
     with pytest.raises(ValueError, match=r"expected extras\['reward_spec'\]\['ground_truth'\] to hold the gold"):
         skyrl_gym.make("zerosearch", env_config={"backend": backend}, extras={"reward_spec": {}})
 

@@ -58,4 +58,10 @@ def search_batch(backend: SearchBackend, requests: Sequence[SearchRequest]) -> l
     return list(results)
 
 
+def wrapper_simulator_flag(backend) -> bool | None:
+    """``simulator`` of a wrapper that sits above verification (a cache, a shared batcher): False when ``backend``
+    is a real engine (the env then draws no noise), else None (a simulator is not verified twice)."""
+    return False if getattr(backend, "simulator", None) is False else None
+
+
 from .registry import make_backend, register_backend  # noqa: E402,F401  (re-exported: the spec-string API)

@@ -25,6 +25,7 @@ from .base import (
     SearchRequest,
     SearchResult,
     search_batch,
+    wrapper_simulator_flag,
 )
 from .registry import make_backend
 
@@ -50,8 +51,7 @@ class CachedBackend:
         self.backend = make_backend(backend)
         self.backend_id = backend_id
         self.fields = tuple(getattr(self.backend, "cache_fields", ALL_FIELDS))
-        # a cached real engine is one (the env draws no noise for it); a cached simulator is not verified again
-        self.simulator = False if getattr(self.backend, "simulator", None) is False else None
+        self.simulator = wrapper_simulator_flag(self.backend)  # False for a real engine: no noise drawn
         if backend_id is None and not callable(getattr(self.backend, "cache_identity", None)) and path is not None:
             warnings.warn(f"{type(self.backend).__name__} has no cache_identity(): its results are stored in {path} "
                           "under its class name only; pass backend_id=... naming everything that changes its "

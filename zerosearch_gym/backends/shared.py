@@ -12,7 +12,7 @@ import threading
 from typing import Sequence
 
 from ..results import BackendError
-from .base import SearchRequest, search_batch
+from .base import SearchRequest, search_batch, wrapper_simulator_flag
 
 
 class _Slot:
@@ -36,6 +36,7 @@ class SharedBackend:
 
     def __init__(self, backend):
         self.backend = backend
+        self.simulator = wrapper_simulator_flag(backend)  # False for a real engine: no noise drawn
         self.batches = self.requests = 0  # backend calls made, requests sent
         self._cv = threading.Condition()
         self._pending: list[_Slot] = []
