@@ -74,7 +74,13 @@ def test_the_tool_config_loads_and_the_tool_searches(tool):
     response, reward, metrics = call(tool, {"query": "Hamlet tragedy"})
     assert response.text == ("Doc 1: (Title: Hamlet) Hamlet is a tragedy written by William Shakespeare.")
     assert reward == 0.0 and metrics["noisy"] == 0.0 and metrics["documents"] == 1.0
-    assert call(tool, {"query": "Paris"}, noise_probability=1.0)[2]["noisy"] == 1.0  # a row's fixed p
+    metrics = call(tool, {"query": "Paris"}, noise_probability=1.0)[2]  # a row's fixed p, over a real engine
+    assert metrics["noisy"] == 0.0 and metrics["noise_probability"] == 0.0
+    from agents.integrations.verl_tool import ZeroSearchTool
+    from conftest import RecordingBackend  # a simulator stand-in: there the row's p decides
+
+    simulated = ZeroSearchTool({"backend": RecordingBackend(), "top_k": 2, "seed": 0})
+    assert call(simulated, {"query": "Paris"}, noise_probability=1.0)[2]["noisy"] == 1.0
     response, _, metrics = call(tool, {"q": "x"})
     assert response.text == "Error: expected a non-empty string 'query'." and metrics == {"invalid": 1.0}
     assert not tool.instances  # released

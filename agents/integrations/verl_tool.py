@@ -75,10 +75,11 @@ class ZeroSearchTool(BaseTool):
         instance_id = instance_id or str(uuid4())
         create = dict(kwargs.get("create_kwargs") or {})
         p = create.get("noise_probability")
+        p = float(p) if p is not None else self.schedule(self.curriculum_step(), self.rng)
         self.instances[instance_id] = {
             "question": str(create.get("question", "")), "answers": _golds(create) if (
                 "ground_truth" in create or "golden_answers" in create) else (),
-            "p": float(p) if p is not None else self.schedule(self.curriculum_step(), self.rng)}
+            "p": 0.0 if self.backend.simulator is False else p}  # a real engine writes no noisy documents
         return instance_id, ToolResponse()
 
     async def execute(self, instance_id: str, parameters: dict[str, Any], **kwargs) -> tuple[ToolResponse, float, dict]:
