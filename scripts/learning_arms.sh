@@ -18,6 +18,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/arms}
 ZS=${ZS:-.venv/bin/zerosearch}
 ARMS=${ARMS:-"B C D0"}
+NOISY=${NOISY:-"B D0 A C"}  # noise-0.5 evaluations: B vs D0 (does the curriculum matter?) first
 STEPS=${STEPS:-40}
 export HF_HUB_OFFLINE=1
 mkdir -p "$OUT"
@@ -59,7 +60,7 @@ for arm in $ARMS; do
   esac
   evaluate_arm "$arm" "$OUT/$arm"
 done
-for arm in A $ARMS; do
+for arm in $NOISY; do
   policy=$OUT/$arm; [ "$arm" = A ] && policy=warmstart
   evaluate "$arm" "$policy" noisy --datasets wiki:dev --backend "hf?max_new_tokens=256" --noise 0.5
 done
