@@ -61,6 +61,7 @@ for arm in $ARMS; do
   evaluate_arm "$arm" "$OUT/$arm"
 done
 for arm in $NOISY; do
+  case " A $ARMS " in *" $arm "*) ;; *) continue ;; esac  # only the arms this run trained
   policy=$OUT/$arm; [ "$arm" = A ] && policy=warmstart
   evaluate "$arm" "$policy" noisy --datasets wiki:dev --backend "hf?max_new_tokens=256" --noise 0.5
 done
