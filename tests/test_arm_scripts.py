@@ -10,9 +10,11 @@ import arm_curves  # noqa: E402
 import compare_evals  # noqa: E402
 
 
-def eval_folder(path: Path, f1s: list[float], dataset: str = "wiki:dev") -> str:
+def eval_folder(path: Path, f1s: list[float], dataset: str = "wiki:dev", noisy: list[int] | None = None) -> str:
     path.mkdir(parents=True)
     rows = [{"dataset": dataset, "id": f"q{i}", "em": float(f == 1.0), "f1": f} for i, f in enumerate(f1s)]
+    for row, n in zip(rows, noisy or []):
+        row["noisy_searches"] = n
     (path / "episodes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return str(path)
 
@@ -36,6 +38,23 @@ def test_compare_evals_pairs_questions(tmp_path, capsys):
     low, high = (float(x) for x in rows["B"][2].split("[")[1].rstrip("]").split(","))
     assert rows["B"][2].startswith("+25.0") and 0 < low < 25 < high
     assert rows["A2"][2] == "+0.0 [+0.0, +0.0]"
+
+
+def test_compare_evals_splits_by_the_baselines_noisy_searches(tmp_path, capsys):
+    """--searches noisy keeps the questions where the baseline's episode got noisy documents, useful the rest:
+    B's gain is all on the useful ones."""
+    a = eval_folder(tmp_path / "A", [0.0] * 8, noisy=[1, 1, 1, 0, 0, 0, 0, 0])
+    b = eval_folder(tmp_path / "B", [0.0] * 3 + [1.0] * 5, noisy=[1, 1, 0, 0, 0, 0, 0, 0])  # its own marks: unused
+    assert compare_evals.main([f"A={a}", f"B={b}", "--searches", "noisy", "--resamples", "200"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("3 questions in common (noisy searches in A's episodes)")
+    assert table_rows(out)["B"][2] == "+0.0 [+0.0, +0.0]"
+    assert compare_evals.main([f"A={a}", f"B={b}", "--searches", "useful", "--resamples", "200"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("5 questions in common (useful") and table_rows(out)["B"][2] == "+100.0 [+100.0, +100.0]"
+    clean = eval_folder(tmp_path / "C", [1.0] * 8)  # no noisy_searches field: every question is useful
+    with pytest.raises(SystemExit, match="of that kind"):
+        compare_evals.main([f"C={clean}", f"A={a}", "--searches", "noisy"])
 
 
 def test_compare_evals_errors(tmp_path, capsys):
